@@ -1,0 +1,208 @@
+// Package config reads the function's settings from the environment once,
+// applies defaults and validates them.
+//
+// The variable names are those of the 2017 prototype where it had one, so
+// its deployments carry over. IronFunctions passes app and route config to
+// the function as environment variables (`s3-endpoint` becomes
+// `S3_ENDPOINT`).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of the function. The zero value is not useful:
+// start from Default or FromEnv.
+type Config struct {
+	// ImageBucket holds the originals (IMAGE_BUCKET, default "images").
+	ImageBucket string
+	// ThumbBucket holds the thumbnails (THUMB_BUCKET, default "thumbs").
+	ThumbBucket string
+
+	// S3Endpoint is the S3 server's base URL (S3_ENDPOINT); empty means AWS S3.
+	S3Endpoint string
+	// S3Region is the signing region (S3_REGION, default "us-east-1").
+	S3Region string
+	// S3AccessKey and S3SecretKey are static credentials (S3_ACCESS_KEY,
+	// S3_SECRET_KEY). Both are required for the S3 store.
+	S3AccessKey string
+	S3SecretKey string
+
+	// Cache reads and writes the thumbs bucket (THUMB_CACHE, "on" or
+	// "off", default "on"). Off makes every thumbnail anew and stores
+	// nothing: the 2017 benchmark's "always make" mode.
+	Cache bool
+	// MaxWidth is the largest thumbnail width asked for (THUMB_MAX_SIZE,
+	// default 2048).
+	MaxWidth int
+	// Sizes, when not empty, are the only widths allowed (THUMB_SIZES,
+	// e.g. "90,180,360"; default: any up to MaxWidth).
+	Sizes []int
+	// CallTimeout bounds every call (CALL_TIMEOUT, Go duration, default
+	// 10s, under the route's 30s timeout).
+	CallTimeout time.Duration
+	// CacheControl is sent with every thumbnail (THUMB_CACHE_CONTROL,
+	// default "public, max-age=86400").
+	CacheControl string
+	// MaxSourceBytes bounds the original's size (MAX_SOURCE_BYTES,
+	// default 50 MiB).
+	MaxSourceBytes int64
+	// MaxSourcePixels bounds the original's width×height, checked from its
+	// header (MAX_SOURCE_PIXELS, default 50,000,000).
+	MaxSourcePixels int64
+	// JPEGQuality is the quality of JPEG thumbnails (JPEG_QUALITY, 1-100,
+	// default 85).
+	JPEGQuality int
+	// Concurrency bounds the transforms running at once where one process
+	// serves calls concurrently, the local server (THUMB_CONCURRENCY,
+	// default the number of CPUs).
+	Concurrency int
+	// SigningKey, when set, makes every call carry a valid signature
+	// (SIGNING_KEY).
+	SigningKey string
+}
+
+// Default returns the settings used when the environment says nothing.
+func Default() Config {
+	return Config{
+		ImageBucket:     "images",
+		ThumbBucket:     "thumbs",
+		S3Region:        "us-east-1",
+		Cache:           true,
+		MaxWidth:        2048,
+		CallTimeout:     10 * time.Second,
+		CacheControl:    "public, max-age=86400",
+		MaxSourceBytes:  50 << 20,
+		MaxSourcePixels: 50_000_000,
+		JPEGQuality:     85,
+		Concurrency:     runtime.NumCPU(),
+	}
+}
+
+// FromEnv returns Default overridden by the environment, validated.
+// getenv is os.Getenv in production.
+func FromEnv(getenv func(string) string) (Config, error) {
+	c := Default()
+	var errs []error
+	str := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	integer := func(name string, dst *int64) {
+		if v := getenv(name); v != "" {
+			n, err := strconv.ParseInt(strings.ReplaceAll(v, "_", ""), 10, 64)
+			if err != nil || n < 1 {
+				errs = append(errs, fmt.Errorf("%s=%q: want a positive integer", name, v))
+				return
+			}
+			*dst = n
+		}
+	}
+	small := func(name string, dst *int) {
+		n := int64(*dst)
+		integer(name, &n)
+		*dst = int(n)
+	}
+	str("IMAGE_BUCKET", &c.ImageBucket)
+	str("THUMB_BUCKET", &c.ThumbBucket)
+	str("S3_ENDPOINT", &c.S3Endpoint)
+	str("S3_REGION", &c.S3Region)
+	str("S3_ACCESS_KEY", &c.S3AccessKey)
+	str("S3_SECRET_KEY", &c.S3SecretKey)
+	str("THUMB_CACHE_CONTROL", &c.CacheControl)
+	str("SIGNING_KEY", &c.SigningKey)
+	switch v := strings.ToLower(getenv("THUMB_CACHE")); v {
+	case "", "on", "true", "1":
+	case "off", "false", "0":
+		c.Cache = false
+	default:
+		errs = append(errs, fmt.Errorf("THUMB_CACHE=%q: want on or off", v))
+	}
+	small("THUMB_MAX_SIZE", &c.MaxWidth)
+	small("JPEG_QUALITY", &c.JPEGQuality)
+	small("THUMB_CONCURRENCY", &c.Concurrency)
+	integer("MAX_SOURCE_BYTES", &c.MaxSourceBytes)
+	integer("MAX_SOURCE_PIXELS", &c.MaxSourcePixels)
+	if v := getenv("CALL_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("CALL_TIMEOUT=%q: want a Go duration such as 10s", v))
+		}
+		c.CallTimeout = d
+	}
+	if v := getenv("THUMB_SIZES"); v != "" {
+		for f := range strings.SplitSeq(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				errs = append(errs, fmt.Errorf("THUMB_SIZES=%q: want widths like 90,180,360", v))
+				break
+			}
+			c.Sizes = append(c.Sizes, n)
+		}
+		slices.Sort(c.Sizes)
+		c.Sizes = slices.Compact(c.Sizes)
+	}
+	if len(errs) == 0 {
+		errs = append(errs, c.Validate())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return c, fmt.Errorf("config: %w", err)
+	}
+	return c, nil
+}
+
+// Validate reports settings that cannot work together.
+func (c Config) Validate() error {
+	var errs []error
+	if c.ImageBucket == "" || c.ThumbBucket == "" {
+		errs = append(errs, errors.New("IMAGE_BUCKET and THUMB_BUCKET must not be empty"))
+	}
+	if c.MaxWidth < 1 {
+		errs = append(errs, fmt.Errorf("THUMB_MAX_SIZE=%d: must be positive", c.MaxWidth))
+	}
+	for _, s := range c.Sizes {
+		if s > c.MaxWidth {
+			errs = append(errs, fmt.Errorf("THUMB_SIZES: %d is above THUMB_MAX_SIZE=%d", s, c.MaxWidth))
+		}
+	}
+	if c.CallTimeout <= 0 || c.CallTimeout > 5*time.Minute {
+		errs = append(errs, fmt.Errorf("CALL_TIMEOUT=%s: want more than 0 and at most 5m", c.CallTimeout))
+	}
+	if c.JPEGQuality < 1 || c.JPEGQuality > 100 {
+		errs = append(errs, fmt.Errorf("JPEG_QUALITY=%d: want 1 to 100", c.JPEGQuality))
+	}
+	if c.Concurrency < 1 {
+		errs = append(errs, fmt.Errorf("THUMB_CONCURRENCY=%d: must be positive", c.Concurrency))
+	}
+	if c.MaxSourceBytes < 1 || c.MaxSourcePixels < 1 {
+		errs = append(errs, errors.New("MAX_SOURCE_BYTES and MAX_SOURCE_PIXELS must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// CheckS3 reports what is missing for the S3 store. A function started by
+// IronFunctions must be given its S3 settings in the app's config.
+func (c Config) CheckS3() error {
+	var missing []string
+	if c.S3AccessKey == "" {
+		missing = append(missing, "S3_ACCESS_KEY")
+	}
+	if c.S3SecretKey == "" {
+		missing = append(missing, "S3_SECRET_KEY")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("config: no S3 configuration: set %s (and S3_ENDPOINT unless the store is AWS S3) in the app's config",
+			strings.Join(missing, " and "))
+	}
+	if c.S3Endpoint != "" && !strings.HasPrefix(c.S3Endpoint, "http://") && !strings.HasPrefix(c.S3Endpoint, "https://") {
+		return fmt.Errorf("config: S3_ENDPOINT=%q: want a URL starting with http:// or https://", c.S3Endpoint)
+	}
+	return nil
+}

@@ -1,0 +1,182 @@
+// Package s3test starts a real S3 server, the Versity S3 Gateway, on a
+// free loopback port for tests and benchmarks. The Makefile installs the
+// pinned gateway into the project's tools folder (`make tools`).
+package s3test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/iron-thumbs/iron_thumbs/s3store"
+)
+
+// Server is a running gateway.
+type Server struct {
+	// Endpoint is its base URL, http://127.0.0.1:PORT.
+	Endpoint  string
+	AccessKey string
+	SecretKey string
+	// Dir is the folder that holds its buckets.
+	Dir string
+
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  *os.File
+}
+
+// Binary finds the gateway: $VERSITYGW, else .tools/bin/versitygw in the
+// module's root.
+func Binary() (string, error) {
+	if p := os.Getenv("VERSITYGW"); p != "" {
+		return p, nil
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			p := filepath.Join(dir, ".tools", "bin", "versitygw")
+			if _, err := os.Stat(p); err != nil {
+				return "", fmt.Errorf("s3test: versitygw not installed at %s: run `make tools` (make test does it)", p)
+			}
+			return p, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("s3test: no go.mod above the working directory; set VERSITYGW")
+		}
+		dir = parent
+	}
+}
+
+// Launch starts a gateway keeping its buckets under dir, and creates the
+// buckets. Stop it with Stop.
+func Launch(dir string, buckets ...string) (*Server, error) {
+	bin, err := Binary()
+	if err != nil {
+		return nil, err
+	}
+	root := filepath.Join(dir, "root")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, err
+	}
+	var lastErr error
+	for range 3 { // a free port can be taken between probe and start
+		s, err := launch(bin, dir, root)
+		if err == nil {
+			for _, b := range buckets {
+				if err := s.CreateBucket(b); err != nil {
+					s.Stop()
+					return nil, err
+				}
+			}
+			return s, nil
+		}
+		lastErr = err
+	}
+	return nil, lastErr
+}
+
+func launch(bin, dir, root string) (*Server, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	s := &Server{
+		Endpoint:  "http://" + addr,
+		AccessKey: "iron-thumbs-test",
+		SecretKey: "iron-thumbs-test-secret",
+		Dir:       root,
+		done:      make(chan struct{}),
+	}
+	s.log, err = os.Create(filepath.Join(dir, "versitygw.log"))
+	if err != nil {
+		return nil, err
+	}
+	s.cmd = exec.Command(bin, "--access", s.AccessKey, "--secret", s.SecretKey,
+		"--port", addr, "--quiet", "--keep-alive", "posix", root)
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	s.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
+	setProcAttr(s.cmd)
+	if err := s.cmd.Start(); err != nil {
+		s.log.Close()
+		return nil, fmt.Errorf("s3test: starting versitygw: %w", err)
+	}
+	go func() { s.cmd.Wait(); close(s.done) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(s.Endpoint + "/")
+		if err == nil {
+			resp.Body.Close()
+			return s, nil
+		}
+		select {
+		case <-s.done:
+			out, _ := os.ReadFile(s.log.Name())
+			return nil, fmt.Errorf("s3test: versitygw exited at start: %s", strings.TrimSpace(string(out)))
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.Stop()
+			return nil, fmt.Errorf("s3test: versitygw not answering on %s after 20s", addr)
+		}
+	}
+}
+
+// Start starts a gateway for the test, with the buckets created, and
+// stops it when the test ends. It fails the test when no gateway can run.
+func Start(tb testing.TB, buckets ...string) *Server {
+	tb.Helper()
+	s, err := Launch(tb.TempDir(), buckets...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Stop)
+	return s
+}
+
+// Options returns the store options that reach the gateway.
+func (s *Server) Options() s3store.Options {
+	return s3store.Options{Endpoint: s.Endpoint, AccessKey: s.AccessKey, SecretKey: s.SecretKey}
+}
+
+// Client returns an S3 client for the gateway.
+func (s *Server) Client() *s3.Client { return s3store.NewClient(s.Options()) }
+
+// Env returns the function's S3 settings for the gateway, as NAME=value.
+func (s *Server) Env() []string {
+	return []string{"S3_ENDPOINT=" + s.Endpoint, "S3_ACCESS_KEY=" + s.AccessKey, "S3_SECRET_KEY=" + s.SecretKey}
+}
+
+// CreateBucket creates a bucket.
+func (s *Server) CreateBucket(name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return s3store.New(s.Client(), name).EnsureBucket(ctx)
+}
+
+// Stop kills the gateway and waits for it to exit. It is safe to call twice.
+func (s *Server) Stop() {
+	if s.cmd.Process != nil {
+		s.cmd.Process.Kill()
+		<-s.done
+	}
+	s.log.Close()
+}
+
+// Pid returns the gateway's process id.
+func (s *Server) Pid() int { return s.cmd.Process.Pid }

@@ -1,0 +1,336 @@
+// Package thumbs is the thumbnail function itself: one http.Handler that
+// reads filename and size from the query, serves a stored thumbnail or
+// makes, stores and serves a new one, and maps every failure to one status,
+// one message and one exit code.
+//
+// The doors that reach it (cold and hot IronFunctions calls, the local
+// server) only turn their input into an *http.Request.
+package thumbs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/iron-thumbs/iron_thumbs/config"
+	"github.com/iron-thumbs/iron_thumbs/resize"
+	"github.com/iron-thumbs/iron_thumbs/store"
+)
+
+// Store is what the handler needs of a bucket.
+type Store interface {
+	// Get opens the object at key, or fails with store.ErrNotFound.
+	Get(ctx context.Context, key string) (*store.Object, error)
+	// Put writes the object whole or not at all.
+	Put(ctx context.Context, key string, body []byte, contentType string, meta map[string]string) error
+}
+
+// Metadata keys written with every thumbnail.
+const (
+	// MetaETag is the thumbnail's own ETag, a hash of its bytes, so a hit
+	// and a miss answer the same ETag whatever the store's scheme.
+	MetaETag = "thumb-etag"
+	// MetaSourceETag is the store's ETag of the original it was made from.
+	MetaSourceETag = "source-etag"
+)
+
+// Handler serves thumbnails. Build it with New.
+type Handler struct {
+	cfg    config.Config
+	images Store
+	thumbs Store
+	log    *slog.Logger
+}
+
+// New returns a handler reading originals from images and keeping
+// thumbnails in thumbs. Its config must have been validated.
+func New(cfg config.Config, images, thumbs Store, log *slog.Logger) *Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{cfg: cfg, images: images, thumbs: thumbs, log: log}
+}
+
+// call is the record of one call: its phases for Server-Timing and its
+// one log line.
+type call struct {
+	key     string
+	outcome string
+	phases  []phase
+	start   time.Time
+	last    time.Time
+}
+
+type phase struct {
+	name string
+	dur  time.Duration
+}
+
+func (c *call) mark(name string) {
+	now := time.Now()
+	c.phases = append(c.phases, phase{name, now.Sub(c.last)})
+	c.last = now
+}
+
+func (c *call) add(name string, d time.Duration) {
+	c.phases = append(c.phases, phase{name, d})
+	c.last = c.last.Add(d)
+}
+
+func (c *call) serverTiming() string {
+	parts := make([]string, len(c.phases))
+	for i, p := range c.phases {
+		parts[i] = fmt.Sprintf("%s;dur=%.1f", p.name, float64(p.dur.Microseconds())/1000)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (c *call) logAttrs() []any {
+	attrs := []any{"key", c.key, "outcome", c.outcome, "ms", float64(time.Since(c.start).Microseconds()) / 1000}
+	for _, p := range c.phases {
+		attrs = append(attrs, p.name+"_ms", float64(p.dur.Microseconds())/1000)
+	}
+	return attrs
+}
+
+// ServeHTTP answers one call. Every method is treated as GET; the doors
+// decide which methods reach it.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	now := time.Now()
+	c := &call{start: now, last: now}
+	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.CallTimeout)
+	defer cancel()
+	if err := h.serve(ctx, w, r, c); err != nil {
+		e := classify(err)
+		if e.Kind == Internal || e.Err != nil {
+			h.log.Error(e.Error(), append(c.logAttrs(), "status", e.Kind.Status())...)
+		} else {
+			h.log.Warn(e.Error(), append(c.logAttrs(), "status", e.Kind.Status())...)
+		}
+		WriteError(w, e)
+		return
+	}
+	h.log.Info("thumbs: served", c.logAttrs()...)
+}
+
+// WriteError answers err as JSON: {"error":{"message":"…"}}.
+func WriteError(w http.ResponseWriter, err error) {
+	e := classify(err)
+	body, _ := json.Marshal(map[string]any{"error": map[string]string{"message": e.Msg}})
+	body = append(body, '\n')
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	hd.Set("Cache-Control", "no-store")
+	if e.Kind == Unavailable || e.Kind == Overloaded {
+		hd.Set("Retry-After", "1")
+	}
+	w.WriteHeader(e.Kind.Status())
+	w.Write(body)
+}
+
+func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, c *call) error {
+	req, err := ParseQuery(r.URL.RawQuery, h.cfg.MaxWidth)
+	if err != nil {
+		return err
+	}
+	c.key = req.Key()
+	if err := h.checkAllowed(req); err != nil {
+		return err
+	}
+	if h.cfg.Cache {
+		obj, err := h.thumbs.Get(ctx, c.key)
+		c.mark("lookup")
+		switch {
+		case err == nil:
+			c.outcome = "hit"
+			return h.serveHit(w, r, obj, c)
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, store.ErrInvalidKey):
+			return err
+		case !errors.Is(err, store.ErrNotFound):
+			// A failing thumbs bucket costs speed, not the answer.
+			h.log.Warn("thumbs: thumbnail lookup failed, making it anew", "key", c.key, "err", err)
+		}
+	}
+	c.outcome = "miss"
+	t, err := h.make(ctx, req, c)
+	if err != nil {
+		return err
+	}
+	if h.cfg.Cache {
+		meta := map[string]string{MetaETag: t.etag, MetaSourceETag: t.sourceETag}
+		if err := h.thumbs.Put(ctx, c.key, t.data, t.contentType, meta); err != nil {
+			h.log.Error("thumbs: storing thumbnail failed; served it anyway", "key", c.key, "err", err)
+		}
+		c.mark("store")
+	}
+	hd := w.Header()
+	h.successHeaders(hd, t.contentType, t.etag, c)
+	hd.Set("Content-Length", strconv.Itoa(len(t.data)))
+	if match(r, t.etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	w.WriteHeader(http.StatusOK)
+	w.Write(t.data)
+	return nil
+}
+
+func (h *Handler) checkAllowed(req Request) error {
+	if len(h.cfg.Sizes) == 0 {
+		return nil
+	}
+	for _, s := range h.cfg.Sizes {
+		if s == req.Width {
+			return nil
+		}
+	}
+	return badRequest("size %d is not offered; allowed sizes are %s", req.Width, joinInts(h.cfg.Sizes))
+}
+
+func joinInts(ns []int) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ", ")
+}
+
+func (h *Handler) successHeaders(hd http.Header, contentType, etag string, c *call) {
+	hd.Set("Content-Type", contentType)
+	hd.Set("ETag", etag)
+	if h.cfg.CacheControl != "" {
+		hd.Set("Cache-Control", h.cfg.CacheControl)
+	}
+	hd.Set("Server-Timing", c.serverTiming())
+}
+
+// serveHit streams a stored thumbnail as it arrives, without decoding it.
+func (h *Handler) serveHit(w http.ResponseWriter, r *http.Request, obj *store.Object, c *call) error {
+	defer obj.Body.Close()
+	etag := obj.Meta[MetaETag]
+	if etag == "" {
+		etag = `"` + obj.ETag + `"`
+	}
+	ctype := obj.ContentType
+	if ctype == "" {
+		ctype = "application/octet-stream"
+	}
+	hd := w.Header()
+	h.successHeaders(hd, ctype, etag, c)
+	hd.Set("Content-Length", strconv.FormatInt(obj.Size, 10))
+	if match(r, etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	w.WriteHeader(http.StatusOK)
+	n, err := io.Copy(w, obj.Body)
+	if err != nil || n != obj.Size {
+		// Headers are gone; all we can do is log and let the door notice
+		// the short body.
+		h.log.Error("thumbs: thumbnail stream broke", "key", c.key, "sent", n, "size", obj.Size, "err", err)
+	}
+	return nil
+}
+
+type thumbnail struct {
+	data        []byte
+	contentType string
+	etag        string
+	sourceETag  string
+}
+
+// make fetches the original and makes its thumbnail.
+func (h *Handler) make(ctx context.Context, req Request, c *call) (*thumbnail, error) {
+	src, err := h.images.Get(ctx, req.Filename)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Body.Close()
+	if src.Size > h.cfg.MaxSourceBytes {
+		return nil, &Error{Kind: TooLarge, Msg: fmt.Sprintf("source is %d bytes, more than the limit of %d", src.Size, h.cfg.MaxSourceBytes)}
+	}
+	data, err := readAll(ctx, src.Body, src.Size, h.cfg.MaxSourceBytes)
+	if err != nil {
+		return nil, err
+	}
+	c.mark("fetch")
+	res, err := resize.Thumbnail(data, resize.Options{
+		Width:       req.Width,
+		MaxPixels:   h.cfg.MaxSourcePixels,
+		JPEGQuality: h.cfg.JPEGQuality,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.add("decode", res.Decode)
+	c.add("resize", res.Resize)
+	c.add("encode", res.Encode)
+	c.last = time.Now()
+	return &thumbnail{
+		data:        res.Data,
+		contentType: res.ContentType,
+		etag:        ETag(res.Data),
+		sourceETag:  src.ETag,
+	}, nil
+}
+
+// readAll reads a body of the announced size, never more than limit bytes.
+func readAll(ctx context.Context, r io.Reader, size, limit int64) ([]byte, error) {
+	if size < 0 || size > limit {
+		size = 0
+	}
+	buf := make([]byte, 0, size+1)
+	lr := io.LimitReader(r, limit+1)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := lr.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > limit {
+			return nil, &Error{Kind: TooLarge, Msg: fmt.Sprintf("source is more than the limit of %d bytes", limit)}
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("thumbs: reading original: %w: %v", store.ErrUnavailable, err)
+		}
+	}
+}
+
+// ETag returns the entity tag of thumbnail bytes: a quoted hash of them.
+func ETag(data []byte) string {
+	sum := sha256.Sum256(data)
+	return `"` + hex.EncodeToString(sum[:16]) + `"`
+}
+
+// match reports whether the request's If-None-Match names etag.
+func match(r *http.Request, etag string) bool {
+	inm := r.Header.Get("If-None-Match")
+	if inm == "" {
+		return false
+	}
+	for t := range strings.SplitSeq(inm, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == etag {
+			return true
+		}
+	}
+	return false
+}
