@@ -18,6 +18,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/iron-thumbs/iron_thumbs/thumbs"
 )
@@ -108,6 +109,7 @@ func Hot(ctx context.Context, h http.Handler, stdin io.Reader, stdout io.Writer)
 				// The stream ended inside a request: nobody waits for an answer.
 				return nil
 			}
+			skipHeader(br)
 			if err := writeResponse(bw, errorResponse(fmt.Errorf("ironfn: malformed request: %w", err), thumbs.BadRequest)); err != nil {
 				return err
 			}
@@ -116,6 +118,21 @@ func Hot(ctx context.Context, h http.Handler, stdin io.Reader, stdout io.Writer)
 		rec := serveOne(ctx, h, req)
 		if err := writeResponse(bw, rec); err != nil {
 			return fmt.Errorf("ironfn: writing response: %w", err)
+		}
+	}
+}
+
+// skipHeader drops what is left of a malformed request's header, up to
+// and including the blank line that ends it, so the next request is read
+// from its start.
+func skipHeader(br *bufio.Reader) {
+	for {
+		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil || len(line) <= 2 && strings.TrimSpace(string(line)) == "" {
+			return
 		}
 	}
 }

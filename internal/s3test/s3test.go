@@ -21,6 +21,9 @@ import (
 	"github.com/iron-thumbs/iron_thumbs/s3store"
 )
 
+// Version is the gateway release the Makefile pins (VERSITYGW_VERSION).
+const Version = "v1.8.0"
+
 // Server is a running gateway.
 type Server struct {
 	// Endpoint is its base URL, http://127.0.0.1:PORT.
@@ -35,8 +38,8 @@ type Server struct {
 	log  *os.File
 }
 
-// Binary finds the gateway: $VERSITYGW, else .tools/bin/versitygw in the
-// module's root.
+// Binary finds the gateway: $VERSITYGW, else .tools/versitygw-VERSION/versitygw
+// in the module's root.
 func Binary() (string, error) {
 	if p := os.Getenv("VERSITYGW"); p != "" {
 		return p, nil
@@ -47,7 +50,7 @@ func Binary() (string, error) {
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			p := filepath.Join(dir, ".tools", "bin", "versitygw")
+			p := filepath.Join(dir, ".tools", "versitygw-"+Version, "versitygw")
 			if _, err := os.Stat(p); err != nil {
 				return "", fmt.Errorf("s3test: versitygw not installed at %s: run `make tools` (make test does it)", p)
 			}

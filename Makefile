@@ -1,0 +1,45 @@
+# iron_thumbs: `make run` serves thumbnails locally, `make test` tests everything.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+GO            ?= go
+VERSITYGW_VERSION := v1.8.0
+TOOLS         := $(CURDIR)/.tools
+VERSITYGW     := $(TOOLS)/versitygw-$(VERSITYGW_VERSION)/versitygw
+ADDR          ?= 127.0.0.1:8080
+# The static build: the same command the Dockerfile runs.
+BUILD_FLAGS   := -trimpath -ldflags='-s -w -buildid='
+BIN           := bin/iron_thumbs
+
+export VERSITYGW
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+.PHONY: run
+run: ## serve thumbnails on http://$(ADDR) from .run/images (seeded from testdata/), no S3 needed
+	@mkdir -p .run/images .run/thumbs
+	@for f in testdata/*; do [ -e ".run/images/$${f##*/}" ] || cp "$$f" .run/images/; done
+	$(GO) run . serve -addr $(ADDR) -local .run
+
+.PHONY: build
+build: ## the static binary bin/iron_thumbs, as the Dockerfile builds it
+	CGO_ENABLED=0 $(GO) build $(BUILD_FLAGS) -o $(BIN) .
+
+.PHONY: tools
+tools: $(VERSITYGW) ## install the pinned Versity S3 Gateway into .tools/
+
+$(VERSITYGW):
+	@echo "installing versitygw $(VERSITYGW_VERSION) (takes a minute or two, once)"
+	GOBIN=$(dir $@) CGO_ENABLED=0 $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+
+.PHONY: test
+test: tools build ## vet, check formatting, and run every test against a real S3 server
+	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	IRON_THUMBS_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 20m ./...
+
+.PHONY: clean
+clean: ## remove built files and the local store (keeps .tools)
+	rm -rf bin .run

@@ -1,0 +1,432 @@
+// Package ironrunner calls a function binary exactly as the IronFunctions
+// server (0.2.72) does, quirks included, so tests and benchmarks fail
+// where the server would: the environment it builds, the colon-less
+// REQUEST_URL, stdin, exit codes turned into 500s, and the hot format's
+// framing with its `GET /` request line, environment sent as canonical
+// headers, a fresh buffered reader per response and only the body kept.
+//
+// See shared/ironfunctions/CONTRACT.md for the behaviour reproduced.
+package ironrunner
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Route is a route as the server holds it, plus the binary that stands
+// for its image.
+type Route struct {
+	App  string // e.g. "iron_thumbs"
+	Path string // e.g. "/thumbs"
+	// Binary and Args run the function (the image's entrypoint).
+	Binary string
+	Args   []string
+	// Format is "default" (cold) or "http" (hot).
+	Format string
+	// AppConfig and Config are the app's and the route's config; the
+	// route's wins.
+	AppConfig map[string]string
+	Config    map[string]string
+	// Headers are the route's headers, sent with every answer.
+	Headers map[string][]string
+	// Timeout is the route timeout; 30s when zero.
+	Timeout time.Duration
+	// MaxConcurrency is the number of hot processes; 1 when zero.
+	MaxConcurrency int
+	// Stderr receives the function's log; discarded when nil.
+	Stderr io.Writer
+}
+
+// Call is one client request.
+type Call struct {
+	Method string // GET when empty
+	// Host is what the client addressed, "localhost:8080" when empty.
+	Host string
+	// URL is the path and query, e.g. /r/iron_thumbs/thumbs?filename=a.png&size=180.
+	URL    string
+	Header http.Header
+	Body   []byte
+}
+
+// Result is what the client received, and what the function did.
+type Result struct {
+	// Status, Header and Body are the client's answer.
+	Status int
+	Header http.Header
+	Body   []byte
+	// ExitCode is the cold process's exit code (-1 when killed).
+	ExitCode int
+	// FnStatus and FnHeader are the hot function's own status and headers,
+	// which the server throws away.
+	FnStatus int
+	FnHeader http.Header
+	// Stdout and Stderr are what a cold process wrote.
+	Stdout []byte
+	Stderr string
+}
+
+func (r *Route) timeout() time.Duration {
+	if r.Timeout == 0 {
+		return 30 * time.Second
+	}
+	return r.Timeout
+}
+
+// Env returns the environment the server gives the function for call,
+// as NAME=value, sorted.
+func (r *Route) Env(call Call) []string {
+	env := map[string]string{}
+	method := call.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	host := call.Host
+	if host == "" {
+		host = "localhost:8080"
+	}
+	u, _ := url.Parse(call.URL)
+	// The server joins scheme and host without a colon.
+	reqURL := "http//" + host + u.Path
+	if u.RawQuery != "" {
+		reqURL += "?" + u.RawQuery
+	}
+	env["METHOD"] = method
+	env["ROUTE"] = r.Path
+	env["REQUEST_URL"] = reqURL
+	for _, cfg := range []map[string]string{r.AppConfig, r.Config} {
+		for k, v := range cfg {
+			env[strings.ReplaceAll(strings.ToUpper(k), "-", "_")] = v
+		}
+	}
+	for k, vs := range call.Header {
+		name := "HEADER_" + strings.ReplaceAll(strings.ToUpper(k), "-", "_")
+		if name == "HEADER_HOST" {
+			continue
+		}
+		env[name] = strings.Join(vs, " ")
+	}
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// stdin returns what the server feeds the function: the body of a POST,
+// the payload parameter of a GET, nothing otherwise.
+func stdin(call Call) []byte {
+	switch call.Method {
+	case "", http.MethodGet:
+		u, _ := url.Parse(call.URL)
+		return []byte(u.Query().Get("payload"))
+	case http.MethodPost:
+		return call.Body
+	}
+	return nil
+}
+
+func newID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// answer builds the client's answer the way the server does: route
+// headers (first value of each) on every answer, a sniffed Content-Type
+// when the route sets none.
+func (r *Route) answer(status int, body []byte) Result {
+	h := http.Header{}
+	for k, vs := range r.Headers {
+		if len(vs) > 0 {
+			h.Set(k, vs[0])
+		}
+	}
+	if h.Get("Content-Type") == "" {
+		h.Set("Content-Type", http.DetectContentType(body))
+	}
+	return Result{Status: status, Header: h, Body: body}
+}
+
+func errorBody(msg string, withID bool) []byte {
+	m := map[string]any{"error": map[string]string{"message": msg}}
+	if withID {
+		m["request_id"] = newID()
+	}
+	b, _ := json.Marshal(m)
+	return b
+}
+
+// RunCold runs one default-format call: a new process with the call's
+// environment, stdout kept whole, exit code N answered as a 500.
+func (r *Route) RunCold(ctx context.Context, call Call) Result {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout())
+	defer cancel()
+	cmd := exec.CommandContext(ctx, r.Binary, r.Args...)
+	cmd.Env = r.Env(call)
+	cmd.Stdin = bytes.NewReader(stdin(call))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	if r.Stderr != nil {
+		cmd.Stderr = io.MultiWriter(&stderr, r.Stderr)
+	}
+	setProcAttr(cmd)
+	err := cmd.Run()
+	var res Result
+	switch {
+	case ctx.Err() != nil:
+		res = r.answer(http.StatusGatewayTimeout, errorBody("Timed out", false))
+		res.ExitCode = -1
+	case err == nil:
+		res = r.answer(http.StatusOK, stdout.Bytes())
+	default:
+		code := -1
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		}
+		msg := fmt.Sprintf("exit code %d", code)
+		if code == 137 {
+			msg = "out of memory error"
+		}
+		res = r.answer(http.StatusInternalServerError, errorBody(msg, true))
+		res.ExitCode = code
+	}
+	res.Stdout, res.Stderr = stdout.Bytes(), stderr.String()
+	return res
+}
+
+// Hot is a pool of hot-format processes, at most MaxConcurrency, each
+// serving one call at a time, started on demand with the environment of
+// the call that started it.
+type Hot struct {
+	route *Route
+	mu    sync.Mutex
+	idle  []*proc
+	all   []*proc
+	slots chan struct{}
+}
+
+type proc struct {
+	cmd   *exec.Cmd
+	in    io.WriteCloser
+	out   io.Reader
+	done  chan struct{}
+	calls int
+}
+
+// NewHot returns an empty pool for the route.
+func NewHot(r *Route) *Hot {
+	n := r.MaxConcurrency
+	if n < 1 {
+		n = 1
+	}
+	return &Hot{route: r, slots: make(chan struct{}, n)}
+}
+
+func (h *Hot) start(call Call) (*proc, error) {
+	cmd := exec.Command(h.route.Binary, h.route.Args...)
+	cmd.Env = append(h.route.Env(call), "FN_FORMAT=http")
+	cmd.Stderr = h.route.Stderr
+	setProcAttr(cmd)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &proc{cmd: cmd, in: in, out: out, done: make(chan struct{})}
+	go func() { cmd.Wait(); close(p.done) }()
+	h.mu.Lock()
+	h.all = append(h.all, p)
+	h.mu.Unlock()
+	return p, nil
+}
+
+// Run serves one call on an idle process, starting one if none is idle
+// and the pool is not full; otherwise it waits, as the server queues.
+func (h *Hot) Run(ctx context.Context, call Call) Result {
+	ctx, cancel := context.WithTimeout(ctx, h.route.timeout())
+	defer cancel()
+	select {
+	case h.slots <- struct{}{}:
+	case <-ctx.Done():
+		return h.route.answer(http.StatusInternalServerError, errorBody("Timed out", false))
+	}
+	defer func() { <-h.slots }()
+	h.mu.Lock()
+	var p *proc
+	if n := len(h.idle); n > 0 {
+		p, h.idle = h.idle[n-1], h.idle[:n-1]
+	}
+	h.mu.Unlock()
+	if p == nil {
+		var err error
+		if p, err = h.start(call); err != nil {
+			return h.route.answer(http.StatusInternalServerError, errorBody(err.Error(), true))
+		}
+	}
+	res, ok := h.exchange(ctx, p, call)
+	if !ok {
+		// The process broke framing or died: the server gives up on it.
+		p.cmd.Process.Kill()
+		return res
+	}
+	h.mu.Lock()
+	h.idle = append(h.idle, p)
+	h.mu.Unlock()
+	return res
+}
+
+func (h *Hot) exchange(ctx context.Context, p *proc, call Call) (Result, bool) {
+	env := h.route.Env(call)
+	body := stdin(call)
+	req, _ := http.NewRequest(http.MethodGet, "/", bytes.NewReader(body))
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	req.Header.Set("Task-ID", newID())
+	raw, err := httputil.DumpRequest(req, true)
+	if err != nil {
+		return h.route.answer(http.StatusInternalServerError, errorBody(err.Error(), true)), false
+	}
+	type reply struct {
+		res  *http.Response
+		body []byte
+		err  error
+	}
+	ch := make(chan reply, 1)
+	go func() {
+		if _, err := p.in.Write(raw); err != nil {
+			ch <- reply{err: err}
+			return
+		}
+		// A fresh reader for every response, as the server does: bytes
+		// written after a response are lost.
+		res, err := http.ReadResponse(bufio.NewReader(p.out), req)
+		if err != nil {
+			ch <- reply{err: err}
+			return
+		}
+		b, err := io.ReadAll(res.Body) // without Content-Length: until EOF, i.e. never
+		ch <- reply{res: res, body: b, err: err}
+	}()
+	select {
+	case rep := <-ch:
+		if rep.err != nil {
+			// Wait for the timeout, as the server's client does.
+			<-ctx.Done()
+			return h.route.answer(http.StatusInternalServerError, errorBody("Timed out", false)), false
+		}
+		res := h.route.answer(http.StatusOK, rep.body)
+		res.FnStatus, res.FnHeader = rep.res.StatusCode, rep.res.Header
+		return res, true
+	case <-ctx.Done():
+		return h.route.answer(http.StatusInternalServerError, errorBody("Timed out", false)), false
+	}
+}
+
+// Procs returns the pids of the pool's processes that are still running.
+func (h *Hot) Procs() []int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var pids []int
+	for _, p := range h.all {
+		select {
+		case <-p.done:
+		default:
+			pids = append(pids, p.cmd.Process.Pid)
+		}
+	}
+	return pids
+}
+
+// Close closes every process's stdin, as the server does when a container
+// idles out, and waits for them to exit; after 5s it kills them.
+func (h *Hot) Close() error {
+	h.mu.Lock()
+	all := h.all
+	h.all, h.idle = nil, nil
+	h.mu.Unlock()
+	var errs []error
+	for _, p := range all {
+		p.in.Close()
+		select {
+		case <-p.done:
+		case <-time.After(5 * time.Second):
+			p.cmd.Process.Kill()
+			<-p.done
+			errs = append(errs, fmt.Errorf("ironrunner: hot process %d did not exit when stdin closed", p.cmd.Process.Pid))
+		}
+		if code := p.cmd.ProcessState.ExitCode(); code != 0 && code != -1 {
+			errs = append(errs, fmt.Errorf("ironrunner: hot process %d exited %d", p.cmd.Process.Pid, code))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Server serves /r/{app}{path} over HTTP through the route, cold or hot as
+// its format says, the way an IronFunctions server does.
+type Server struct {
+	Route *Route
+	hot   *Hot
+	once  sync.Once
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/r/"+s.Route.App+s.Route.Path {
+		w.WriteHeader(http.StatusNotFound)
+		w.Write(errorBody("Route not found", false))
+		return
+	}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<20))
+	call := Call{Method: r.Method, Host: r.Host, URL: r.URL.RequestURI(), Header: r.Header, Body: body}
+	var res Result
+	if s.Route.Format == "http" {
+		s.once.Do(func() { s.hot = NewHot(s.Route) })
+		res = s.hot.Run(r.Context(), call)
+	} else {
+		res = s.Route.RunCold(r.Context(), call)
+	}
+	for k, vs := range res.Header {
+		w.Header()[k] = vs
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(res.Body)))
+	w.WriteHeader(res.Status)
+	w.Write(res.Body)
+}
+
+// Hot returns the server's hot pool, nil before the first hot call.
+func (s *Server) Hot() *Hot { return s.hot }
+
+// Close stops the hot processes.
+func (s *Server) Close() error {
+	if s.hot != nil {
+		return s.hot.Close()
+	}
+	return nil
+}

@@ -1,0 +1,171 @@
+package resize_test
+
+import (
+	"bytes"
+	"errors"
+	"image"
+	"image/color"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/disintegration/imaging"
+
+	"github.com/iron-thumbs/iron_thumbs/internal/imgdiff"
+	"github.com/iron-thumbs/iron_thumbs/internal/testimages"
+	"github.com/iron-thumbs/iron_thumbs/resize"
+)
+
+func readTestdata(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func decode(t testing.TB, data []byte) image.Image {
+	t.Helper()
+	img, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// TestThumbnails checks every testdata image against the reference, at
+// a width below, equal to and above the source's.
+func TestThumbnails(t *testing.T) {
+	cases := []struct {
+		file  string
+		ctype string
+	}{
+		{"computer_cloud_system.png", "image/png"},
+		{"screenshot.png", "image/png"},
+		{"interlaced.png", "image/png"},
+		{"gray16.png", "image/png"},
+		{"rgba64.png", "image/png"},
+		{"gray.png", "image/png"},
+		{"palette.png", "image/png"},
+		{"animated.gif", "image/png"},
+		{"photo.jpg", "image/jpeg"},
+	}
+	for _, c := range cases {
+		src := readTestdata(t, c.file)
+		full := decode(t, src)
+		sw, sh := full.Bounds().Dx(), full.Bounds().Dy()
+		for _, width := range []int{1, 37, 90, sw - 1, sw, sw + 500} {
+			res, err := resize.Thumbnail(src, resize.Options{Width: width})
+			if err != nil {
+				t.Fatalf("%s at %d: %v", c.file, width, err)
+			}
+			if res.ContentType != c.ctype {
+				t.Errorf("%s: content type %s, want %s", c.file, res.ContentType, c.ctype)
+			}
+			got := decode(t, res.Data)
+			wantW := min(width, sw)
+			wantH := max(1, int(float64(sh)*float64(wantW)/float64(sw)+0.5))
+			if b := got.Bounds(); b.Dx() != wantW || b.Dy() != wantH {
+				t.Errorf("%s at %d: got %dx%d, want %dx%d", c.file, width, b.Dx(), b.Dy(), wantW, wantH)
+				continue
+			}
+			if res.Width != wantW || res.Height != wantH {
+				t.Errorf("%s at %d: result says %dx%d", c.file, width, res.Width, res.Height)
+			}
+			ref := imgdiff.Reference(full, width)
+			if c.ctype == "image/jpeg" {
+				// JPEG re-encoding loses detail; compare with the reference
+				// through the same encoder.
+				var b bytes.Buffer
+				imaging.Encode(&b, ref, imaging.JPEG, imaging.JPEGQuality(85))
+				ref = decode(t, b.Bytes())
+			}
+			if err := imgdiff.Within(got, ref); err != nil {
+				t.Errorf("%s at %d: %v", c.file, width, err)
+			}
+		}
+	}
+}
+
+func TestAlphaKept(t *testing.T) {
+	res, err := resize.Thumbnail(readTestdata(t, "computer_cloud_system.png"), resize.Options{Width: 180})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := decode(t, res.Data)
+	if _, _, _, a := img.At(0, 0).RGBA(); a != 0 {
+		t.Errorf("corner alpha = %d, want transparent", a)
+	}
+	if _, _, _, a := img.At(90, 50).RGBA(); a != 0xffff {
+		t.Errorf("cloud alpha = %d, want opaque", a)
+	}
+}
+
+// TestEXIFOrientation: rotated.jpg holds a 320×240 picture with
+// orientation 6 (rotate 90° clockwise to display), so it is 240×320
+// upright and its thumbnail is portrait.
+func TestEXIFOrientation(t *testing.T) {
+	res, err := resize.Thumbnail(readTestdata(t, "rotated.jpg"), resize.Options{Width: 120})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Width != 120 || res.Height != 160 {
+		t.Fatalf("got %dx%d, want 120x160 (upright)", res.Width, res.Height)
+	}
+	// The stored picture's top-left corner is the upright picture's
+	// top-right corner.
+	stored := decode(t, readTestdata(t, "photo.jpg"))
+	upright := imaging.Rotate270(stored)
+	ref := imaging.Resize(upright, 120, 0, imaging.Lanczos)
+	var b bytes.Buffer
+	imaging.Encode(&b, ref, imaging.JPEG, imaging.JPEGQuality(85))
+	if err := imgdiff.Within(decode(t, res.Data), decode(t, b.Bytes())); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestGIFFirstFrame(t *testing.T) {
+	res, err := resize.Thumbnail(readTestdata(t, "animated.gif"), resize.Options{Width: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first frame has no blue; the second is all blue.
+	_, _, b, _ := decode(t, res.Data).At(30, 20).RGBA()
+	if b > 0x3000 {
+		t.Errorf("blue = %#x: thumbnail is not of the first frame", b)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	png := readTestdata(t, "computer_cloud_system.png")
+	badCRC := bytes.Clone(png)
+	badCRC[29] ^= 0xff // inside IHDR's CRC
+	cases := []struct {
+		name string
+		data []byte
+		opts resize.Options
+		want error
+	}{
+		{"empty", nil, resize.Options{Width: 10}, resize.ErrUnsupported},
+		{"text", []byte("hello, I am not an image"), resize.Options{Width: 10}, resize.ErrUnsupported},
+		{"truncated", png[:len(png)/2], resize.Options{Width: 10}, resize.ErrCorrupt},
+		{"bad crc", badCRC, resize.Options{Width: 10}, resize.ErrCorrupt},
+		{"bomb", testimages.Bomb(20000, 20000), resize.Options{Width: 10, MaxPixels: 50_000_000}, resize.ErrTooLarge},
+	}
+	for _, c := range cases {
+		_, err := resize.Thumbnail(c.data, c.opts)
+		if !errors.Is(err, c.want) {
+			t.Errorf("%s: err = %v, want %v", c.name, err, c.want)
+		}
+	}
+}
+
+func TestOneByOne(t *testing.T) {
+	img := image.NewNRGBA(image.Rect(0, 0, 1, 1))
+	img.Set(0, 0, color.NRGBA{1, 2, 3, 255})
+	res, err := resize.Thumbnail(testimages.EncodePNG(img), resize.Options{Width: 180})
+	if err != nil || res.Width != 1 || res.Height != 1 {
+		t.Errorf("1x1 to 180: %v, %v", res, err)
+	}
+}
