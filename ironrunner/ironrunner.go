@@ -179,6 +179,7 @@ func (r *Route) RunCold(ctx context.Context, call Call) Result {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout())
 	defer cancel()
 	cmd := exec.CommandContext(ctx, r.Binary, r.Args...)
+	cmd.WaitDelay = time.Second // children holding stdout must not stall the answer
 	cmd.Env = r.Env(call)
 	cmd.Stdin = bytes.NewReader(stdin(call))
 	var stdout, stderr bytes.Buffer
