@@ -27,6 +27,16 @@ run: ## serve thumbnails on http://$(ADDR) from .run/images (seeded from testdat
 build: ## the static binary bin/iron_thumbs, as the Dockerfile builds it
 	CGO_ENABLED=0 $(GO) build $(BUILD_FLAGS) -o $(BIN) .
 
+IMAGE := $(shell awk '/^name:/{n=$$2} /^version:/{v=$$2} END{print n ":" v}' func.yaml)
+
+.PHONY: image
+image: ## build the Docker image name:version of func.yaml (needs a Docker engine)
+	docker build -t $(IMAGE) .
+
+.PHONY: deploy
+deploy: ## create or update the IronFunctions app and route (API_URL, settings in deploy.env); DRY_RUN=1 previews
+	$(GO) run ./cmd/deploy $(if $(DRY_RUN),-dry-run)
+
 .PHONY: tools
 tools: $(VERSITYGW) ## install the pinned Versity S3 Gateway into .tools/
 

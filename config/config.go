@@ -206,3 +206,21 @@ func (c Config) CheckS3() error {
 	}
 	return nil
 }
+
+// Names are the environment variables FromEnv reads: the settings a
+// deployment manages in the IronFunctions app's config.
+var Names = []string{
+	"IMAGE_BUCKET", "THUMB_BUCKET",
+	"S3_ENDPOINT", "S3_REGION", "S3_ACCESS_KEY", "S3_SECRET_KEY",
+	"THUMB_CACHE", "THUMB_MAX_SIZE", "THUMB_SIZES", "CALL_TIMEOUT", "THUMB_CACHE_CONTROL",
+	"MAX_SOURCE_BYTES", "MAX_SOURCE_PIXELS", "JPEG_QUALITY", "THUMB_CONCURRENCY", "SIGNING_KEY",
+}
+
+// Secret reports whether a setting's value must never be printed or logged.
+func Secret(name string) bool {
+	switch name {
+	case "S3_ACCESS_KEY", "S3_SECRET_KEY", "SIGNING_KEY":
+		return true
+	}
+	return false
+}

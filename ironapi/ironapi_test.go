@@ -1,0 +1,97 @@
+package ironapi_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/iron-thumbs/iron_thumbs/ironapi"
+	"github.com/iron-thumbs/iron_thumbs/ironapi/ironapitest"
+)
+
+func TestClient(t *testing.T) {
+	srv := ironapitest.New()
+	defer srv.Close()
+	c, err := ironapi.New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := c.GetApp(ctx, "nope"); !ironapi.IsStatus(err, 404) {
+		t.Errorf("GetApp(missing) = %v, want 404", err)
+	}
+	if _, err := c.CreateApp(ctx, ironapi.App{Name: "app_1", Config: map[string]string{"A": "1", "B": "2"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.CreateApp(ctx, ironapi.App{Name: "app_1"})
+	var apiErr *ironapi.Error
+	if !errors.As(err, &apiErr) || apiErr.Status != 409 || apiErr.Message != "App already exists" {
+		t.Errorf("second CreateApp = %v, want 409 with the server's message", err)
+	}
+	app, err := c.PatchApp(ctx, "app_1", map[string]string{"A": "", "C": "3"})
+	if err != nil || app.Config["A"] != "" || app.Config["B"] != "2" || app.Config["C"] != "3" {
+		t.Errorf("PatchApp = %+v, %v", app, err)
+	}
+	r := ironapi.Route{Path: "/thumbs", Image: "img:1", Format: "http", Timeout: 30, IdleTimeout: 30,
+		Headers: map[string][]string{"Cache-Control": {"max-age=1"}}}
+	if _, err := c.CreateRoute(ctx, "app_1", r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateRoute(ctx, "app_1", r); !ironapi.IsStatus(err, 409) {
+		t.Errorf("second CreateRoute = %v, want 409", err)
+	}
+	for _, p := range []string{"/thumbs", "thumbs"} {
+		got, err := c.GetRoute(ctx, "app_1", p)
+		if err != nil || got.Image != "img:1" || got.Timeout != 30 {
+			t.Errorf("GetRoute(%q) = %+v, %v", p, got, err)
+		}
+	}
+	// Headers: a list is appended, an empty list deletes.
+	got, _ := c.PatchRoute(ctx, "app_1", "/thumbs", ironapi.Route{Headers: map[string][]string{"Cache-Control": {"max-age=2"}}})
+	if len(got.Headers["Cache-Control"]) != 2 {
+		t.Errorf("after an append: %q", got.Headers["Cache-Control"])
+	}
+	got, _ = c.PatchRoute(ctx, "app_1", "/thumbs", ironapi.Route{Headers: map[string][]string{"Cache-Control": {}}})
+	if _, ok := got.Headers["Cache-Control"]; ok {
+		t.Errorf("after a delete: %q", got.Headers)
+	}
+	if _, err := c.PatchRoute(ctx, "app_1", "/thumbs", ironapi.Route{Path: "/other"}); err == nil {
+		t.Error("PatchRoute changed a path")
+	}
+	if _, err := c.CreateRoute(ctx, "app_1", ironapi.Route{Path: "/j", Image: "i", Format: "json"}); !ironapi.IsStatus(err, 400) {
+		t.Errorf("format json = %v, want 400", err)
+	}
+	routes, err := c.ListRoutes(ctx, "app_1")
+	if err != nil || len(routes) != 1 {
+		t.Errorf("ListRoutes = %v, %v", routes, err)
+	}
+	if err := c.DeleteRoute(ctx, "app_1", "/thumbs"); err != nil {
+		t.Error(err)
+	}
+	if err := c.DeleteApp(ctx, "app_1"); err != nil {
+		t.Error(err)
+	}
+	apps, err := c.ListApps(ctx)
+	if err != nil || len(apps) != 0 {
+		t.Errorf("ListApps = %v, %v", apps, err)
+	}
+	if _, err := ironapi.New("localhost:8080"); err == nil || !strings.Contains(err.Error(), "API_URL") {
+		t.Errorf("New without scheme = %v", err)
+	}
+}
+
+// TestTimeoutsAreIntegers: the server refuses "30s"; the client sends
+// seconds.
+func TestTimeoutsAreIntegers(t *testing.T) {
+	srv := ironapitest.New()
+	defer srv.Close()
+	c, _ := ironapi.New(srv.URL)
+	if _, err := c.CreateRoute(context.Background(), "a", ironapi.Route{Path: "/p", Image: "i", Timeout: 30, IdleTimeout: 30}); err != nil {
+		t.Fatal(err)
+	}
+	reqs := srv.Requests()
+	if body := reqs[len(reqs)-1].Body; !strings.Contains(body, `"timeout":30`) || !strings.Contains(body, `"idle_timeout":30`) {
+		t.Errorf("request body %s", body)
+	}
+}
