@@ -37,8 +37,16 @@ image: ## build the Docker image name:version of func.yaml (needs a Docker engin
 deploy: ## create or update the IronFunctions app and route (API_URL, settings in deploy.env); DRY_RUN=1 previews
 	$(GO) run ./cmd/deploy $(if $(DRY_RUN),-dry-run)
 
+# apt-get as root, else through sudo.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 .PHONY: tools
-tools: $(VERSITYGW) ## install the pinned Versity S3 Gateway into .tools/
+tools: $(VERSITYGW) ab ## install the pinned Versity S3 Gateway into .tools/, and ApacheBench
+
+.PHONY: ab
+ab:
+	@command -v ab >/dev/null || { echo "installing ApacheBench (Debian apache2-utils)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq apache2-utils >/dev/null; }
 
 $(VERSITYGW):
 	@echo "installing versitygw $(VERSITYGW_VERSION) (takes a minute or two, once)"
@@ -49,6 +57,17 @@ test: tools build ## vet, check formatting, and run every test against a real S3
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	IRON_THUMBS_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 20m ./...
+
+.PHONY: bench
+bench: tools build ## the ApacheBench scenarios, cold and hot, against versitygw: bench/results/latest.{md,png}
+	@command -v vipsthumbnail >/dev/null || { echo "installing vipsthumbnail (Debian libvips-tools) for the comparison"; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libvips-tools >/dev/null || echo "no libvips: comparison skipped"; }
+	$(GO) run ./bench -bin $(CURDIR)/$(BIN)
+
+.PHONY: bench-go
+bench-go: ## Go benchmarks of decode, resize and encode, -count 10 for benchstat: bench/results/go-bench.txt
+	@mkdir -p bench/results
+	$(GO) test -run '^$$' -bench . -benchmem -count $(or $(COUNT),10) ./resize/ | tee bench/results/go-bench.txt
 
 .PHONY: clean
 clean: ## remove built files and the local store (keeps .tools)

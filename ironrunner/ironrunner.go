@@ -76,6 +76,8 @@ type Result struct {
 	// which the server throws away.
 	FnStatus int
 	FnHeader http.Header
+	// MaxRSSKB is the cold process's peak resident memory in KiB.
+	MaxRSSKB int64
 	// Stdout and Stderr are what a cold process wrote.
 	Stdout []byte
 	Stderr string
@@ -211,6 +213,9 @@ func (r *Route) RunCold(ctx context.Context, call Call) Result {
 		res.ExitCode = code
 	}
 	res.Stdout, res.Stderr = stdout.Bytes(), stderr.String()
+	if cmd.ProcessState != nil {
+		res.MaxRSSKB = maxRSS(cmd.ProcessState)
+	}
 	return res
 }
 
@@ -366,6 +371,16 @@ func (h *Hot) Procs() []int {
 	return pids
 }
 
+// PeakRSSKB returns the largest peak resident memory (KiB) among the
+// pool's running processes, read from /proc (0 where it cannot be read).
+func (h *Hot) PeakRSSKB() int64 {
+	var peak int64
+	for _, pid := range h.Procs() {
+		peak = max(peak, PeakRSSKB(pid))
+	}
+	return peak
+}
+
 // Close closes every process's stdin, as the server does when a container
 // idles out, and waits for them to exit; after 5s it kills them.
 func (h *Hot) Close() error {
@@ -394,7 +409,10 @@ func (h *Hot) Close() error {
 // its format says, the way an IronFunctions server does.
 type Server struct {
 	Route *Route
-	hot   *Hot
+	// OnResult, when set, sees every call's result (benchmarks read the
+	// cold processes' peak memory from it).
+	OnResult func(Result)
+	hot      *Hot
 	once  sync.Once
 }
 
@@ -412,6 +430,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		res = s.hot.Run(r.Context(), call)
 	} else {
 		res = s.Route.RunCold(r.Context(), call)
+	}
+	if s.OnResult != nil {
+		s.OnResult(res)
 	}
 	for k, vs := range res.Header {
 		w.Header()[k] = vs

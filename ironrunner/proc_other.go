@@ -2,6 +2,14 @@
 
 package ironrunner
 
-import "os/exec"
+import (
+	"os"
+	"os/exec"
+)
 
 func setProcAttr(*exec.Cmd) {}
+
+func maxRSS(*os.ProcessState) int64 { return 0 }
+
+// PeakRSSKB is not measured on this system.
+func PeakRSSKB(int) int64 { return 0 }

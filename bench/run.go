@@ -1,0 +1,348 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/iron-thumbs/iron_thumbs/internal/s3test"
+	"github.com/iron-thumbs/iron_thumbs/ironrunner"
+	"github.com/iron-thumbs/iron_thumbs/resize"
+	"github.com/iron-thumbs/iron_thumbs/s3store"
+)
+
+// scenario is one row of the table.
+type scenario struct {
+	name  string
+	door  string // cold, hot, local, presigned, mixed
+	image string
+	cache bool
+	n     int
+}
+
+const (
+	small = "computer_cloud_system.png"
+	wide  = "screenshot_1920x1080.png"
+	photo = "photo_4000x3000.png"
+)
+
+func scenarios(quick bool) []scenario {
+	all := []scenario{
+		{"cold, cached, 400 px", "cold", small, true, 1000},
+		{"cold, always make, 400 px", "cold", small, false, 1000},
+		{"hot, cached, 400 px", "hot", small, true, 1000},
+		{"hot, always make, 400 px", "hot", small, false, 1000},
+		{"S3 presigned GET of the thumbnail (floor)", "presigned", small, true, 1000},
+		{"local door, cached, 400 px", "local", small, true, 1000},
+		{"local door, always make, 400 px", "local", small, false, 1000},
+		{"cold, cached, 1920×1080", "cold", wide, true, 300},
+		{"cold, always make, 1920×1080", "cold", wide, false, 100},
+		{"hot, cached, 1920×1080", "hot", wide, true, 300},
+		{"hot, always make, 1920×1080", "hot", wide, false, 100},
+		{"cold, cached, 4000×3000", "cold", photo, true, 300},
+		{"cold, always make, 4000×3000", "cold", photo, false, 20},
+		{"hot, cached, 4000×3000", "hot", photo, true, 300},
+		{"hot, always make, 4000×3000", "hot", photo, false, 30},
+		{"hot, mixed: 3 images × 7 widths, cached", "mixed", "", true, 500},
+	}
+	if quick {
+		for i := range all {
+			all[i].n = 4
+		}
+	}
+	return all
+}
+
+var mixedWidths = []int{64, 90, 120, 180, 240, 320, 360}
+
+// Row is a scenario's result.
+type Row struct {
+	Scenario string
+	Stats
+}
+
+// env is what the scenarios share.
+type env struct {
+	o        Options
+	bin      string
+	s3       *s3test.Server
+	images   map[string][]byte
+	expected map[string][]byte // image -> its 180 px thumbnail
+	started  procs
+	concur   int
+}
+
+// Run runs every scenario and returns the report; it writes the results
+// folder when o.Results is set.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	logf := func(format string, args ...any) {
+		if o.Log != nil {
+			fmt.Fprintf(o.Log, format+"\n", args...)
+		}
+	}
+	work, err := filepath.Abs(o.Work)
+	if err != nil {
+		return nil, err
+	}
+	if o.MaxConcurrency < 1 {
+		o.MaxConcurrency = 1
+	}
+	if o.Concurrency < 1 {
+		o.Concurrency = 10
+	}
+	e := &env{o: o, concur: o.Concurrency}
+	if e.bin = o.Bin; e.bin == "" {
+		logf("building the function")
+		if e.bin, err = build(work); err != nil {
+			return nil, err
+		}
+	}
+	imgDir := filepath.Join(work, "images")
+	if o.Quick {
+		imgDir = filepath.Join(work, "images-quick")
+	}
+	logf("drawing the bench images (once)")
+	if e.images, err = ensureImages(imgDir, o.Quick); err != nil {
+		return nil, err
+	}
+	e.expected = map[string][]byte{}
+	for name, data := range e.images {
+		res, err := resize.Thumbnail(data, resize.Options{Width: 180})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		e.expected[name] = res.Data
+	}
+	s3dir := filepath.Join(work, "s3")
+	os.RemoveAll(s3dir)
+	logf("starting versitygw")
+	if e.s3, err = s3test.Launch(s3dir, "images", "thumbs"); err != nil {
+		return nil, err
+	}
+	e.started = append(e.started, e.s3.Pid())
+	defer e.s3.Stop()
+	images := s3store.New(e.s3.Client(), "images")
+	for name, data := range e.images {
+		if err := images.Put(ctx, name, data, "image/png", nil); err != nil {
+			return nil, err
+		}
+	}
+	rep := &Report{Machine: machine(), Quick: o.Quick, Tool: "ab"}
+	if !haveAB() {
+		rep.Tool = "load (ab not installed)"
+	}
+	var runErr error
+	for _, sc := range scenarios(o.Quick) {
+		if o.Only != "" && !strings.Contains(sc.name, o.Only) {
+			continue
+		}
+		if ctx.Err() != nil {
+			runErr = ctx.Err()
+			break
+		}
+		logf("%-45s n=%d c=%d", sc.name, sc.n, e.concur)
+		st, err := e.run(ctx, sc)
+		if err != nil {
+			runErr = fmt.Errorf("%s: %w", sc.name, err)
+			break
+		}
+		logf("  %.1f req/s, mean %.1f ms, p99 %.0f ms, failed %d, non-2xx %d", st.RPS, st.MeanMS, st.P99MS, st.Failed, st.Non2xx)
+		rep.Rows = append(rep.Rows, Row{Scenario: sc.name, Stats: st})
+	}
+	if runErr == nil && !o.Quick {
+		rep.Vips, runErr = e.vips(ctx, imgDir)
+	}
+	e.s3.Stop()
+	if alive := e.started.alive(); len(alive) > 0 {
+		err := fmt.Errorf("processes still running after the bench: %v", alive)
+		runErr = errors.Join(runErr, err)
+	}
+	if runErr != nil {
+		return rep, runErr
+	}
+	if o.Results != "" {
+		if err := rep.Write(o.Results); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+func (e *env) route(format string, cache bool) *ironrunner.Route {
+	cacheSetting := "on"
+	if !cache {
+		cacheSetting = "off"
+	}
+	return &ironrunner.Route{
+		App: "iron_thumbs", Path: "/thumbs", Binary: e.bin, Format: format,
+		MaxConcurrency: e.o.MaxConcurrency, Timeout: 60 * time.Second,
+		AppConfig: map[string]string{
+			"S3_ENDPOINT": e.s3.Endpoint, "S3_ACCESS_KEY": e.s3.AccessKey, "S3_SECRET_KEY": e.s3.SecretKey,
+			"THUMB_CACHE": cacheSetting, "CALL_TIMEOUT": "50s",
+		},
+	}
+}
+
+// check fetches url once and compares the body with the expected thumbnail.
+func check(url string, want []byte) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != 200 || !bytes.Equal(got, want) {
+		return fmt.Errorf("GET %s: %d, %d bytes (%.60q), want the %d-byte thumbnail", url, resp.StatusCode, len(got), got, len(want))
+	}
+	return nil
+}
+
+func (e *env) load(ctx context.Context, urls []string, n int) (Stats, error) {
+	if len(urls) == 1 && haveAB() {
+		return runAB(ctx, urls[0], n, e.concur)
+	}
+	return runLoad(ctx, urls, n, e.concur), nil
+}
+
+// peak tracks the largest peak RSS of cold processes.
+type peak struct{ kb atomic.Int64 }
+
+func (p *peak) see(kb int64) {
+	for {
+		cur := p.kb.Load()
+		if kb <= cur || p.kb.CompareAndSwap(cur, kb) {
+			return
+		}
+	}
+}
+
+func (e *env) run(ctx context.Context, sc scenario) (Stats, error) {
+	query := thumbsQuery(sc.image, 180)
+	switch sc.door {
+	case "cold", "hot", "mixed":
+		format := "default"
+		if sc.door != "cold" {
+			format = "http"
+		}
+		r := e.route(format, sc.cache)
+		var pk peak
+		srv := &ironrunner.Server{Route: r, OnResult: func(res ironrunner.Result) { pk.see(res.MaxRSSKB) }}
+		base, stop, err := serveHTTP(srv)
+		if err != nil {
+			return Stats{}, err
+		}
+		defer stop()
+		defer srv.Close()
+		var urls []string
+		if sc.door == "mixed" {
+			for _, w := range mixedWidths {
+				for _, name := range []string{small, wide, photo} {
+					urls = append(urls, base+"/r/iron_thumbs/thumbs?"+thumbsQuery(name, w))
+				}
+			}
+			if err := check(base+"/r/iron_thumbs/thumbs?"+thumbsQuery(small, 180), e.expected[small]); err != nil {
+				return Stats{}, err
+			}
+		} else {
+			urls = []string{base + "/r/iron_thumbs/thumbs?" + query}
+			// Also the warm-up of a cached run: the first call makes the thumbnail.
+			if err := check(urls[0], e.expected[sc.image]); err != nil {
+				return Stats{}, err
+			}
+		}
+		st, err := e.load(ctx, urls, sc.n)
+		if h := srv.Hot(); h != nil {
+			e.started = append(e.started, h.Procs()...)
+			pk.see(h.PeakRSSKB())
+		}
+		st.PeakRSSKB = pk.kb.Load()
+		return st, err
+	case "presigned":
+		key := "v1/180/" + sc.image
+		u, err := s3store.New(e.s3.Client(), "thumbs").PresignGet(ctx, key, time.Hour)
+		if err != nil {
+			return Stats{}, err
+		}
+		if err := check(u, e.expected[sc.image]); err != nil {
+			return Stats{}, fmt.Errorf("%w (the cached scenarios store it first)", err)
+		}
+		st, err := e.load(ctx, []string{u}, sc.n)
+		st.Note = "no function: the S3 server alone"
+		return st, err
+	case "local":
+		return e.runLocal(ctx, sc)
+	}
+	return Stats{}, fmt.Errorf("unknown door %q", sc.door)
+}
+
+// runLocal starts `iron_thumbs serve -local` as its own process.
+func (e *env) runLocal(ctx context.Context, sc scenario) (Stats, error) {
+	dir, err := os.MkdirTemp(filepath.Dir(e.bin), "local-")
+	if err != nil {
+		return Stats{}, err
+	}
+	defer os.RemoveAll(dir)
+	os.MkdirAll(filepath.Join(dir, "images"), 0o755)
+	for name, data := range e.images {
+		os.WriteFile(filepath.Join(dir, "images", name), data, 0o644)
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return Stats{}, err
+	}
+	cmd := exec.CommandContext(ctx, e.bin, "serve", "-addr", addr, "-local", dir)
+	cacheSetting := "on"
+	if !sc.cache {
+		cacheSetting = "off"
+	}
+	cmd.Env = []string{"THUMB_CACHE=" + cacheSetting}
+	var log bytes.Buffer
+	cmd.Stderr = &log
+	if err := cmd.Start(); err != nil {
+		return Stats{}, err
+	}
+	e.started = append(e.started, cmd.Process.Pid)
+	defer func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}()
+	base := "http://" + addr
+	for i := 0; ; i++ {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if i > 200 {
+			return Stats{}, fmt.Errorf("local door did not start: %s", log.String())
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	u := base + "/r/iron_thumbs/thumbs?" + thumbsQuery(sc.image, 180)
+	if err := check(u, e.expected[sc.image]); err != nil {
+		return Stats{}, err
+	}
+	st, err := e.load(ctx, []string{u}, sc.n)
+	st.PeakRSSKB = ironrunner.PeakRSSKB(cmd.Process.Pid)
+	st.Note = "local folder store"
+	return st, err
+}

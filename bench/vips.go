@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// VipsRow compares vipsthumbnail with our resize command on one file,
+// whole process, runs alternating.
+type VipsRow struct {
+	Image               string
+	Runs                int
+	VipsMS, OursMS      float64 // medians
+	VipsRSSKB, OursRSSK int64   // largest peak RSS
+}
+
+// VipsResult is the libvips comparison.
+type VipsResult struct {
+	Note string
+	Rows []VipsRow
+}
+
+// Markdown renders the comparison.
+func (v *VipsResult) Markdown() string {
+	var b strings.Builder
+	b.WriteString("#### Against libvips: `vipsthumbnail SRC -s 180x` and `iron_thumbs resize -w 180 SRC`, whole process, local file\n\n")
+	if v.Note != "" {
+		b.WriteString(v.Note + "\n")
+		return b.String()
+	}
+	b.WriteString("| image | runs | vipsthumbnail median ms | ours median ms | ours / vips | vips peak RSS | our peak RSS |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range v.Rows {
+		fmt.Fprintf(&b, "| %s | %d | %.1f | %.1f | %.2f× | %s | %s |\n", r.Image, r.Runs, r.VipsMS, r.OursMS, r.OursMS/r.VipsMS, kb(r.VipsRSSKB), kb(r.OursRSSK))
+	}
+	return b.String()
+}
+
+// timeProcess runs a command and returns its wall time and peak RSS.
+func timeProcess(ctx context.Context, name string, args ...string) (time.Duration, int64, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	d := time.Since(start)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s: %v: %s", name, err, out)
+	}
+	var rss int64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = ru.Maxrss
+	}
+	return d, rss, nil
+}
+
+func median(ds []time.Duration) float64 {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return float64(s[len(s)/2].Microseconds()) / 1000
+}
+
+func (e *env) vips(ctx context.Context, imgDir string) (*VipsResult, error) {
+	if _, err := exec.LookPath("vipsthumbnail"); err != nil {
+		return &VipsResult{Note: "vipsthumbnail is not installed (Debian: apt-get install libvips-tools); comparison skipped."}, nil
+	}
+	out, err := os.MkdirTemp("", "iron_thumbs-vips")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(out)
+	res := &VipsResult{}
+	for _, name := range []string{small, wide, photo} {
+		src := filepath.Join(imgDir, name)
+		runs := 7
+		if name == photo {
+			runs = 5
+		}
+		row := VipsRow{Image: name, Runs: runs}
+		var vt, ot []time.Duration
+		for range runs {
+			d, rss, err := timeProcess(ctx, "vipsthumbnail", src, "-s", "180x", "-o", filepath.Join(out, "vips.png"))
+			if err != nil {
+				return nil, err
+			}
+			vt, row.VipsRSSKB = append(vt, d), max(row.VipsRSSKB, rss)
+			d, rss, err = timeProcess(ctx, e.bin, "resize", "-w", "180", "-o", filepath.Join(out, "ours.png"), src)
+			if err != nil {
+				return nil, err
+			}
+			ot, row.OursRSSK = append(ot, d), max(row.OursRSSK, rss)
+		}
+		row.VipsMS, row.OursMS = median(vt), median(ot)
+		res.Rows = append(res.Rows, row)
+	}
+	return res, nil
+}

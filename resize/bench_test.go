@@ -1,0 +1,73 @@
+package resize_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/iron-thumbs/iron_thumbs/internal/testimages"
+	"github.com/iron-thumbs/iron_thumbs/resize"
+)
+
+// sources are the benchmark's three source sizes, drawn once.
+var sources = sync.OnceValue(func() []struct {
+	name string
+	data []byte
+} {
+	return []struct {
+		name string
+		data []byte
+	}{
+		{"400x400", testimages.EncodePNG(testimages.Illustration(400, 400))},
+		{"1920x1080", testimages.EncodePNG(testimages.Screenshot(1920, 1080))},
+		{"4000x3000", testimages.EncodePNG(testimages.Photo(4000, 3000, 1))},
+	}
+})
+
+// BenchmarkThumbnail measures each phase apart and all together, per
+// source size, 180 px wide as in the 2017 benchmark. Bytes are the
+// source's encoded size.
+func BenchmarkThumbnail(b *testing.B) {
+	for _, src := range sources() {
+		img, format, err := resize.Decode(src.data, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		thumb := resize.Resize(img, 180)
+		b.Run(fmt.Sprintf("decode/%s", src.name), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(src.data)))
+			for b.Loop() {
+				if _, _, err := resize.Decode(src.data, 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("resize/%s", src.name), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(src.data)))
+			for b.Loop() {
+				resize.Resize(img, 180)
+			}
+		})
+		b.Run(fmt.Sprintf("encode/%s", src.name), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(src.data)))
+			for b.Loop() {
+				if _, _, err := resize.Encode(thumb, format, 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("all/%s", src.name), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(src.data)))
+			for b.Loop() {
+				if _, err := resize.Thumbnail(src.data, resize.Options{Width: 180}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
