@@ -169,4 +169,3 @@ func (p procs) alive() []int {
 	}
 	return out
 }
-

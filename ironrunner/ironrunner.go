@@ -413,7 +413,7 @@ type Server struct {
 	// cold processes' peak memory from it).
 	OnResult func(Result)
 	hot      *Hot
-	once  sync.Once
+	once     sync.Once
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -70,4 +70,3 @@ func BenchmarkThumbnail(b *testing.B) {
 		})
 	}
 }
-
