@@ -45,8 +45,8 @@ tools: $(VERSITYGW) ab ## install the pinned Versity S3 Gateway into .tools/, an
 
 .PHONY: ab
 ab:
-	@command -v ab >/dev/null || { echo "installing ApacheBench (Debian apache2-utils)"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq apache2-utils >/dev/null; }
+	@command -v ab >/dev/null && [ -x /usr/bin/time ] || { echo "installing ApacheBench and GNU time (Debian apache2-utils, time)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq apache2-utils time >/dev/null; }
 
 $(VERSITYGW):
 	@echo "installing versitygw $(VERSITYGW_VERSION) (takes a minute or two, once)"
@@ -60,6 +60,7 @@ test: tools build ## vet, check formatting, and run every test against a real S3
 
 .PHONY: bench
 bench: tools build ## the ApacheBench scenarios, cold and hot, against versitygw: bench/results/latest.{md,png}
+	@[ -x /usr/bin/time ] || { echo "installing GNU time (peak memory of processes)"; DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq time >/dev/null; }
 	@command -v vipsthumbnail >/dev/null || { echo "installing vipsthumbnail (Debian libvips-tools) for the comparison"; \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libvips-tools >/dev/null || echo "no libvips: comparison skipped"; }
 	$(GO) run ./bench -bin $(CURDIR)/$(BIN)

@@ -184,7 +184,7 @@ func (e *env) route(format string, cache bool) *ironrunner.Route {
 	}
 	return &ironrunner.Route{
 		App: "iron_thumbs", Path: "/thumbs", Binary: e.bin, Format: format,
-		MaxConcurrency: e.o.MaxConcurrency, Timeout: 60 * time.Second,
+		MaxConcurrency: e.o.MaxConcurrency, Timeout: 60 * time.Second, MeasureRSS: true,
 		AppConfig: map[string]string{
 			"S3_ENDPOINT": e.s3.Endpoint, "S3_ACCESS_KEY": e.s3.AccessKey, "S3_SECRET_KEY": e.s3.SecretKey,
 			"THUMB_CACHE": cacheSetting, "CALL_TIMEOUT": "50s",

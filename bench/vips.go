@@ -7,8 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -42,20 +42,30 @@ func (v *VipsResult) Markdown() string {
 	return b.String()
 }
 
-// timeProcess runs a command and returns its wall time and peak RSS.
+// timeProcess runs a command under GNU time and returns its wall time and
+// peak RSS (KiB). GNU time forks, so the figure is the command's own; a
+// child started straight from this process would carry our high-water mark.
 func timeProcess(ctx context.Context, name string, args ...string) (time.Duration, int64, error) {
-	cmd := exec.CommandContext(ctx, name, args...)
+	f, err := os.CreateTemp("", "bench-rss")
+	if err != nil {
+		return 0, 0, err
+	}
+	f.Close()
+	defer os.Remove(f.Name())
+	cmd := exec.CommandContext(ctx, "/usr/bin/time", append([]string{"-f", "%M", "-o", f.Name(), name}, args...)...)
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	d := time.Since(start)
 	if err != nil {
 		return 0, 0, fmt.Errorf("%s: %v: %s", name, err, out)
 	}
-	var rss int64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = ru.Maxrss
+	b, _ := os.ReadFile(f.Name())
+	fields := strings.Fields(string(b))
+	if len(fields) == 0 {
+		return d, 0, fmt.Errorf("no peak RSS from GNU time for %s", name)
 	}
-	return d, rss, nil
+	rss, err := strconv.ParseInt(fields[len(fields)-1], 10, 64)
+	return d, rss, err
 }
 
 func median(ds []time.Duration) float64 {

@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"os/exec"
 	"sort"
 	"strconv"
@@ -51,6 +52,11 @@ type Route struct {
 	MaxConcurrency int
 	// Stderr receives the function's log; discarded when nil.
 	Stderr io.Writer
+	// MeasureRSS runs cold processes under GNU time (/usr/bin/time) to
+	// read their peak memory. The rusage of a child started straight from
+	// a large Go process carries the parent's high-water mark (Go starts
+	// children with vfork), which overstates it.
+	MeasureRSS bool
 }
 
 // Call is one client request.
@@ -180,7 +186,19 @@ func errorBody(msg string, withID bool) []byte {
 func (r *Route) RunCold(ctx context.Context, call Call) Result {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout())
 	defer cancel()
-	cmd := exec.CommandContext(ctx, r.Binary, r.Args...)
+	name, args := r.Binary, r.Args
+	var rssFile string
+	if r.MeasureRSS {
+		f, err := os.CreateTemp("", "ironrunner-rss")
+		if err != nil {
+			return r.answer(http.StatusInternalServerError, errorBody(err.Error(), true))
+		}
+		f.Close()
+		rssFile = f.Name()
+		defer os.Remove(rssFile)
+		name, args = "/usr/bin/time", append([]string{"-f", "%M", "-o", rssFile, r.Binary}, r.Args...)
+	}
+	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.WaitDelay = time.Second // children holding stdout must not stall the answer
 	cmd.Env = r.Env(call)
 	cmd.Stdin = bytes.NewReader(stdin(call))
@@ -213,7 +231,13 @@ func (r *Route) RunCold(ctx context.Context, call Call) Result {
 		res.ExitCode = code
 	}
 	res.Stdout, res.Stderr = stdout.Bytes(), stderr.String()
-	if cmd.ProcessState != nil {
+	if rssFile != "" {
+		b, _ := os.ReadFile(rssFile)
+		lines := strings.Fields(string(b))
+		if len(lines) > 0 {
+			res.MaxRSSKB, _ = strconv.ParseInt(lines[len(lines)-1], 10, 64)
+		}
+	} else if cmd.ProcessState != nil {
 		res.MaxRSSKB = maxRSS(cmd.ProcessState)
 	}
 	return res

@@ -10,8 +10,13 @@ import (
 
 // setProcAttr kills the function with the runner, even when the runner is
 // killed before it can clean up.
+// Each process leads its own group, so a timeout kills a wrapped process
+// (see Route.MeasureRSS) with its wrapper.
 func setProcAttr(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if cmd.Cancel != nil { // made with exec.CommandContext
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	}
 }
 
 func maxRSS(ps *os.ProcessState) int64 {
