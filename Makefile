@@ -70,6 +70,11 @@ bench-go: ## Go benchmarks of decode, resize and encode, -count 10 for benchstat
 	@mkdir -p bench/results
 	$(GO) test -run '^$$' -bench . -benchmem -count $(or $(COUNT),10) ./resize/ | tee bench/results/go-bench.txt
 
+.PHONY: fuzz
+fuzz: ## run each fuzz target for FUZZTIME (default 2m): the request parser, decode then resize
+	$(GO) test -run '^$$' -fuzz '^FuzzParseQuery$$' -fuzztime $(or $(FUZZTIME),2m) ./thumbs/
+	$(GO) test -run '^$$' -fuzz '^FuzzThumbnail$$' -fuzztime $(or $(FUZZTIME),2m) ./resize/
+
 .PHONY: clean
 clean: ## remove built files and the local store (keeps .tools)
 	rm -rf bin .run

@@ -38,6 +38,8 @@ const usage = `usage:
   iron_thumbs                      serve IronFunctions calls (cold, or hot when FN_FORMAT=http)
   iron_thumbs serve [flags]        serve /r/iron_thumbs/thumbs and /thumbs over HTTP
   iron_thumbs resize [flags] SRC   make a thumbnail of a local file
+  iron_thumbs sign [flags] FILENAME SIZE   print a signed URL (SIGNING_KEY)
+  iron_thumbs purge [flags] FILENAME...    delete every stored thumbnail of the files
 
 Settings come from the environment; see the README's configuration table.
 `
@@ -54,6 +56,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runServe(ctx, args[1:], getenv, stderr, log)
 	case "resize":
 		return runResize(args[1:], getenv, stdout, stderr)
+	case "sign":
+		return runSign(args[1:], getenv, stdout, stderr)
+	case "purge":
+		return runPurge(ctx, args[1:], getenv, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -95,30 +101,34 @@ func runFunction(ctx context.Context, getenv func(string) string, stdin io.Reade
 	return ironfn.Cold(ctx, h, u, stdout)
 }
 
-// newHandler reads the configuration and opens the stores: the folders
-// under localDir when it is set, the S3 buckets otherwise.
-func newHandler(getenv func(string) string, localDir string, log *slog.Logger) (http.Handler, func(), error) {
-	cfg, err := config.FromEnv(getenv)
-	if err != nil {
-		return nil, func() {}, err
-	}
+// bucket is what main needs of a store: the handler's interface and the
+// purge command's.
+type bucket interface {
+	thumbs.Store
+	thumbs.PurgeStore
+}
+
+// openStores opens the buckets: the folders under localDir when it is
+// set, the S3 buckets otherwise.
+func openStores(cfg config.Config, localDir string) (images, th bucket, closeAll func(), err error) {
 	if localDir != "" {
-		images, err := localstore.Open(filepath.Join(localDir, cfg.ImageBucket))
+		img, err := localstore.Open(filepath.Join(localDir, cfg.ImageBucket))
 		if err != nil {
-			return nil, func() {}, fmt.Errorf("config: local store: %w", err)
+			return nil, nil, nil, fmt.Errorf("config: local store: %w", err)
 		}
 		if err := os.MkdirAll(filepath.Join(localDir, cfg.ThumbBucket), 0o755); err != nil {
-			return nil, func() {}, fmt.Errorf("config: local store: %w", err)
+			img.Close()
+			return nil, nil, nil, fmt.Errorf("config: local store: %w", err)
 		}
-		th, err := localstore.Open(filepath.Join(localDir, cfg.ThumbBucket))
+		t, err := localstore.Open(filepath.Join(localDir, cfg.ThumbBucket))
 		if err != nil {
-			return nil, func() {}, fmt.Errorf("config: local store: %w", err)
+			img.Close()
+			return nil, nil, nil, fmt.Errorf("config: local store: %w", err)
 		}
-		closeAll := func() { images.Close(); th.Close() }
-		return thumbs.New(cfg, images, th, log), closeAll, nil
+		return img, t, func() { img.Close(); t.Close() }, nil
 	}
 	if err := cfg.CheckS3(); err != nil {
-		return nil, func() {}, err
+		return nil, nil, nil, err
 	}
 	client := s3store.NewClient(s3store.Options{
 		Endpoint:  cfg.S3Endpoint,
@@ -126,9 +136,24 @@ func newHandler(getenv func(string) string, localDir string, log *slog.Logger) (
 		AccessKey: cfg.S3AccessKey,
 		SecretKey: cfg.S3SecretKey,
 	})
-	images := s3store.New(client, cfg.ImageBucket)
-	th := s3store.New(client, cfg.ThumbBucket)
-	return thumbs.New(cfg, images, th, log), func() {}, nil
+	return s3store.New(client, cfg.ImageBucket), s3store.New(client, cfg.ThumbBucket), func() {}, nil
+}
+
+// newHandler reads the configuration and opens the stores.
+func newHandler(getenv func(string) string, localDir string, log *slog.Logger, opts ...func(config.Config) thumbs.Option) (http.Handler, func(), error) {
+	cfg, err := config.FromEnv(getenv)
+	if err != nil {
+		return nil, func() {}, err
+	}
+	images, th, closeAll, err := openStores(cfg, localDir)
+	if err != nil {
+		return nil, func() {}, err
+	}
+	var hopts []thumbs.Option
+	for _, o := range opts {
+		hopts = append(hopts, o(cfg))
+	}
+	return thumbs.New(cfg, images, th, log, hopts...), closeAll, nil
 }
 
 // runServe is the local door: a plain HTTP server with real status codes.
@@ -140,7 +165,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := fs.Parse(args); err != nil {
 		return thumbs.BadRequest.ExitCode()
 	}
-	h, closeStores, err := newHandler(getenv, *local, log)
+	// The local server serves calls concurrently: bound the transforms.
+	limit := func(cfg config.Config) thumbs.Option { return thumbs.LimitTransforms(cfg.Concurrency) }
+	h, closeStores, err := newHandler(getenv, *local, log, limit)
 	if err != nil {
 		log.Error(err.Error())
 		return thumbs.Config.ExitCode()

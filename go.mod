@@ -10,6 +10,7 @@ require (
 	github.com/disintegration/imaging v1.6.2
 	go.yaml.in/yaml/v3 v3.0.6
 	golang.org/x/image v0.47.0
+	golang.org/x/sync v0.22.0
 )
 
 require (

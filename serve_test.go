@@ -13,6 +13,9 @@ import (
 	"time"
 )
 
+// serveDirs maps a local door's base URL to its folder.
+var serveDirs = map[string]string{}
+
 // startServe runs the local door as `iron_thumbs serve -local DIR` would,
 // on a free loopback port, with testdata/ as the images folder.
 func startServe(t *testing.T, env map[string]string) string {
@@ -52,6 +55,7 @@ func startServe(t *testing.T, env map[string]string) string {
 	for range 100 {
 		if resp, err := http.Get(base + "/healthz"); err == nil {
 			resp.Body.Close()
+			serveDirs[base] = dir
 			return base
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -66,6 +66,10 @@ type Config struct {
 	// SigningKey, when set, makes every call carry a valid signature
 	// (SIGNING_KEY).
 	SigningKey string
+	// Freshness checks on every hit that the original is unchanged (one
+	// HEAD) and remakes a stale thumbnail (THUMB_FRESHNESS, "on" or "off",
+	// default "off": a hit stays one GET).
+	Freshness bool
 }
 
 // Default returns the settings used when the environment says nothing.
@@ -124,6 +128,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		c.Cache = false
 	default:
 		errs = append(errs, fmt.Errorf("THUMB_CACHE=%q: want on or off", v))
+	}
+	switch v := strings.ToLower(getenv("THUMB_FRESHNESS")); v {
+	case "", "off", "false", "0":
+	case "on", "true", "1":
+		c.Freshness = true
+	default:
+		errs = append(errs, fmt.Errorf("THUMB_FRESHNESS=%q: want on or off", v))
 	}
 	small("THUMB_MAX_SIZE", &c.MaxWidth)
 	small("JPEG_QUALITY", &c.JPEGQuality)
@@ -214,6 +225,7 @@ var Names = []string{
 	"S3_ENDPOINT", "S3_REGION", "S3_ACCESS_KEY", "S3_SECRET_KEY",
 	"THUMB_CACHE", "THUMB_MAX_SIZE", "THUMB_SIZES", "CALL_TIMEOUT", "THUMB_CACHE_CONTROL",
 	"MAX_SOURCE_BYTES", "MAX_SOURCE_PIXELS", "JPEG_QUALITY", "THUMB_CONCURRENCY", "SIGNING_KEY",
+	"THUMB_FRESHNESS",
 }
 
 // Secret reports whether a setting's value must never be printed or logged.

@@ -28,13 +28,18 @@ func maxRSS(ps *os.ProcessState) int64 {
 
 // PeakRSSKB returns a running process's peak resident memory (VmHWM) in
 // KiB, 0 when it cannot be read.
-func PeakRSSKB(pid int) int64 {
+func PeakRSSKB(pid int) int64 { return procStatus(pid, "VmHWM:") }
+
+// RSSKB returns a running process's resident memory now (VmRSS) in KiB.
+func RSSKB(pid int) int64 { return procStatus(pid, "VmRSS:") }
+
+func procStatus(pid int, field string) int64 {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0
 	}
 	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			return n
 		}

@@ -13,3 +13,6 @@ func maxRSS(*os.ProcessState) int64 { return 0 }
 
 // PeakRSSKB is not measured on this system.
 func PeakRSSKB(int) int64 { return 0 }
+
+// RSSKB is not measured on this system.
+func RSSKB(int) int64 { return 0 }

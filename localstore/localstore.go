@@ -216,3 +216,37 @@ func (d *Dir) List(_ context.Context, prefix string) ([]string, error) {
 	}
 	return keys, nil
 }
+
+// Head returns the object's size, type, ETag and metadata.
+func (d *Dir) Head(ctx context.Context, key string) (*store.Object, error) {
+	obj, err := d.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	obj.Body.Close()
+	obj.Body = nil
+	return obj, nil
+}
+
+// ListDirs returns the names of the folders right under prefix (which
+// ends with "/").
+func (d *Dir) ListDirs(_ context.Context, prefix string) ([]string, error) {
+	dir := strings.TrimSuffix(prefix, "/")
+	if dir == "" {
+		dir = "."
+	}
+	entries, err := fs.ReadDir(d.root.FS(), dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, mapErr("list", prefix, err)
+	}
+	var dirs []string
+	for _, e := range entries {
+		if e.IsDir() && e.Name() != reserved {
+			dirs = append(dirs, e.Name())
+		}
+	}
+	return dirs, nil
+}

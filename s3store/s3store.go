@@ -263,3 +263,22 @@ func (b *Bucket) mapErr(ctx context.Context, op, key string, err error) error {
 	}
 	return fmt.Errorf("s3store: %s %s/%s: %w: %v", op, b.name, key, kind, err)
 }
+
+// ListDirs returns the names of the "folders" right under prefix (which
+// ends with "/"): the distinct next path segments of its keys.
+func (b *Bucket) ListDirs(ctx context.Context, prefix string) ([]string, error) {
+	var dirs []string
+	p := s3.NewListObjectsV2Paginator(b.client, &s3.ListObjectsV2Input{
+		Bucket: &b.name, Prefix: &prefix, Delimiter: aws.String("/"),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, b.mapErr(ctx, "list", prefix, err)
+		}
+		for _, cp := range page.CommonPrefixes {
+			dirs = append(dirs, strings.TrimSuffix(strings.TrimPrefix(aws.ToString(cp.Prefix), prefix), "/"))
+		}
+	}
+	return dirs, nil
+}

@@ -21,15 +21,20 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/iron-thumbs/iron_thumbs/config"
 	"github.com/iron-thumbs/iron_thumbs/resize"
 	"github.com/iron-thumbs/iron_thumbs/store"
+	"github.com/iron-thumbs/iron_thumbs/urlsig"
 )
 
 // Store is what the handler needs of a bucket.
 type Store interface {
 	// Get opens the object at key, or fails with store.ErrNotFound.
 	Get(ctx context.Context, key string) (*store.Object, error)
+	// Head returns the object's metadata without its body.
+	Head(ctx context.Context, key string) (*store.Object, error)
 	// Put writes the object whole or not at all.
 	Put(ctx context.Context, key string, body []byte, contentType string, meta map[string]string) error
 }
@@ -49,15 +54,38 @@ type Handler struct {
 	images Store
 	thumbs Store
 	log    *slog.Logger
+	now    func() time.Time
+	// slots bounds concurrent transforms; nil means no bound.
+	slots chan struct{}
+	// inflight makes identical concurrent misses share one transform.
+	inflight singleflight.Group
 }
+
+// Option changes a Handler.
+type Option func(*Handler)
+
+// LimitTransforms bounds the transforms running at once to n: a miss
+// beyond it is answered 503 with Retry-After at once instead of piling up
+// memory. For doors that serve calls concurrently (the local server); an
+// IronFunctions hot container serves one call at a time.
+func LimitTransforms(n int) Option {
+	return func(h *Handler) { h.slots = make(chan struct{}, n) }
+}
+
+// Clock sets the handler's clock (signature expiry).
+func Clock(now func() time.Time) Option { return func(h *Handler) { h.now = now } }
 
 // New returns a handler reading originals from images and keeping
 // thumbnails in thumbs. Its config must have been validated.
-func New(cfg config.Config, images, thumbs Store, log *slog.Logger) *Handler {
+func New(cfg config.Config, images, thumbs Store, log *slog.Logger, opts ...Option) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{cfg: cfg, images: images, thumbs: thumbs, log: log}
+	h := &Handler{cfg: cfg, images: images, thumbs: thumbs, log: log, now: time.Now}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
 }
 
 // call is the record of one call: its phases for Server-Timing and its
@@ -152,6 +180,10 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		c.mark("lookup")
 		switch {
 		case err == nil:
+			if h.cfg.Freshness && !h.fresh(ctx, req, obj, c) {
+				obj.Body.Close()
+				break
+			}
 			c.outcome = "hit"
 			return h.serveHit(w, r, obj, c)
 		case ctx.Err() != nil:
@@ -164,17 +196,28 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		}
 	}
 	c.outcome = "miss"
-	t, err := h.make(ctx, req, c)
+	// Identical concurrent misses share one transform and one write.
+	v, err, shared := h.inflight.Do(c.key, func() (any, error) {
+		t, err := h.make(ctx, req, c)
+		if err != nil {
+			return nil, err
+		}
+		if h.cfg.Cache {
+			meta := map[string]string{MetaETag: t.etag, MetaSourceETag: t.sourceETag}
+			if err := h.thumbs.Put(ctx, c.key, t.data, t.contentType, meta); err != nil {
+				h.log.Error("thumbs: storing thumbnail failed; served it anyway", "key", c.key, "err", err)
+			}
+			c.mark("store")
+		}
+		return t, nil
+	})
 	if err != nil {
 		return err
 	}
-	if h.cfg.Cache {
-		meta := map[string]string{MetaETag: t.etag, MetaSourceETag: t.sourceETag}
-		if err := h.thumbs.Put(ctx, c.key, t.data, t.contentType, meta); err != nil {
-			h.log.Error("thumbs: storing thumbnail failed; served it anyway", "key", c.key, "err", err)
-		}
-		c.mark("store")
+	if shared {
+		c.outcome = "shared"
 	}
+	t := v.(*thumbnail)
 	hd := w.Header()
 	h.successHeaders(hd, t.contentType, t.etag, c)
 	hd.Set("Content-Length", strconv.Itoa(len(t.data)))
@@ -187,7 +230,29 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	return nil
 }
 
+// fresh reports whether a stored thumbnail was made from the original as
+// it is now (one HEAD of the original). A thumbnail of a replaced
+// original is made anew; of a deleted one, too, which answers not found.
+func (h *Handler) fresh(ctx context.Context, req Request, thumb *store.Object, c *call) bool {
+	src, err := h.images.Head(ctx, req.Filename)
+	c.mark("freshness")
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			h.log.Warn("thumbs: freshness check failed; serving the stored thumbnail", "key", c.key, "err", err)
+			return true
+		}
+		return false
+	}
+	return thumb.Meta[MetaSourceETag] == src.ETag
+}
+
 func (h *Handler) checkAllowed(req Request) error {
+	if h.cfg.SigningKey != "" {
+		err := urlsig.Check([]byte(h.cfg.SigningKey), req.Filename, req.Width, req.Sig, req.Exp, h.now())
+		if err != nil {
+			return &Error{Kind: Forbidden, Msg: urlsig.String(err)}
+		}
+	}
 	if len(h.cfg.Sizes) == 0 {
 		return nil
 	}
@@ -253,6 +318,14 @@ type thumbnail struct {
 
 // make fetches the original and makes its thumbnail.
 func (h *Handler) make(ctx context.Context, req Request, c *call) (*thumbnail, error) {
+	if h.slots != nil {
+		select {
+		case h.slots <- struct{}{}:
+			defer func() { <-h.slots }()
+		default:
+			return nil, &Error{Kind: Overloaded, Msg: "too many thumbnails being made at once; retry shortly"}
+		}
+	}
 	src, err := h.images.Get(ctx, req.Filename)
 	if err != nil {
 		return nil, err

@@ -17,6 +17,8 @@ import (
 // Store is what the suite exercises.
 type Store interface {
 	Get(ctx context.Context, key string) (*store.Object, error)
+	Head(ctx context.Context, key string) (*store.Object, error)
+	ListDirs(ctx context.Context, prefix string) ([]string, error)
 	Put(ctx context.Context, key string, body []byte, contentType string, meta map[string]string) error
 	Delete(ctx context.Context, key string) error
 	List(ctx context.Context, prefix string) ([]string, error)
@@ -63,6 +65,13 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 		if obj.ETag == "" {
 			t.Error("ETag is empty")
+		}
+		head, err := s.Head(ctx, "v1/180/cat.png")
+		if err != nil || head.Size != int64(len(body)) || head.ETag != obj.ETag || head.Meta["thumb-etag"] != `"abc"` || head.ContentType != "image/png" {
+			t.Errorf("Head = %+v, %v; want what Get said", head, err)
+		}
+		if _, err := s.Head(ctx, "v1/180/none.png"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Head(missing) = %v, want ErrNotFound", err)
 		}
 	})
 
@@ -159,6 +168,10 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		want := "v1/180/a.png v1/180/ab.png v1/180/dir/a.png"
 		if strings.Join(got, " ") != want {
 			t.Errorf("List(v1/180/) = %q, want %q", got, want)
+		}
+		dirs, err := s.ListDirs(ctx, "v1/")
+		if err != nil || strings.Join(dirs, " ") != "180 90" {
+			t.Errorf("ListDirs(v1/) = %q, %v; want [180 90]", dirs, err)
 		}
 		if err := s.Delete(ctx, "v1/180/a.png"); err != nil {
 			t.Fatal(err)

@@ -1,0 +1,104 @@
+// Package faultproxy sits between the function and a real S3 server on
+// loopback and injects faults on request: delays, error statuses for the
+// first N matching requests, refused writes. Tests use it to see the
+// function meet an S3 server that misbehaves.
+package faultproxy
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Rule is one fault: requests matching Method (any when empty) and a path
+// containing PathContains get Delay, then, while Times > 0 (or always when
+// Times < 0), Status instead of the server's answer.
+type Rule struct {
+	Method       string
+	PathContains string
+	Delay        time.Duration
+	Status       int
+	Times        int
+}
+
+// Proxy is a running fault-injecting proxy.
+type Proxy struct {
+	*httptest.Server
+	mu    sync.Mutex
+	rules []*Rule
+	seen  []string // "METHOD path" of every request
+}
+
+// New starts a proxy to the S3 server at target.
+func New(target string) (*Proxy, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil, err
+	}
+	p := &Proxy{}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		p.seen = append(p.seen, r.Method+" "+r.URL.Path)
+		var hit *Rule
+		for _, rule := range p.rules {
+			if (rule.Method == "" || rule.Method == r.Method) && strings.Contains(r.URL.Path, rule.PathContains) {
+				hit = rule
+				break
+			}
+		}
+		var status int
+		var delay time.Duration
+		if hit != nil {
+			delay = hit.Delay
+			if hit.Times != 0 && hit.Status != 0 {
+				status = hit.Status
+				if hit.Times > 0 {
+					hit.Times--
+				}
+			}
+		}
+		p.mu.Unlock()
+		if delay > 0 {
+			select {
+			case <-time.After(delay):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		if status != 0 {
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(status)
+			code := map[int]string{403: "AccessDenied", 500: "InternalError", 503: "SlowDown"}[status]
+			w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>` + code + `</Code><Message>injected</Message></Error>`))
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	return p, nil
+}
+
+// Add adds a rule; the first matching rule applies.
+func (p *Proxy) Add(r Rule) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rules = append(p.rules, &r)
+}
+
+// Count returns how many requests had the method and a path containing s.
+func (p *Proxy) Count(method, s string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, r := range p.seen {
+		m, path, _ := strings.Cut(r, " ")
+		if m == method && strings.Contains(path, s) {
+			n++
+		}
+	}
+	return n
+}
