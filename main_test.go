@@ -19,6 +19,7 @@ import (
 	"github.com/iron-thumbs/iron_thumbs/internal/s3test"
 	"github.com/iron-thumbs/iron_thumbs/ironrunner"
 	"github.com/iron-thumbs/iron_thumbs/s3store"
+	"github.com/iron-thumbs/iron_thumbs/thumbs"
 )
 
 // binary is the function under test: $IRON_THUMBS_BIN (the Makefile's
@@ -174,7 +175,7 @@ func TestColdMissThenHit(t *testing.T) {
 		t.Errorf("want one log line with the outcome, got %q", miss.Stderr)
 	}
 	keys := b.keys(t)
-	if len(keys) != 1 || keys[0] != "v1/180/computer_cloud_system.png" {
+	if len(keys) != 1 || keys[0] != thumbs.KeyVersion+"/180/computer_cloud_system.png" {
 		t.Fatalf("thumbs bucket holds %q", keys)
 	}
 	obj, err := b.thumbs.Get(ctx, keys[0])

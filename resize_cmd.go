@@ -45,12 +45,14 @@ func runResize(args []string, getenv func(string) string, stdout, stderr io.Writ
 		fmt.Fprintf(stderr, "resize: %s is %d bytes, more than the limit of %d\n", src, fi.Size(), cfg.MaxSourceBytes)
 		return thumbs.TooLarge.ExitCode()
 	}
-	data, err := os.ReadFile(src)
+	f, err := os.Open(src)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return thumbs.NotFound.ExitCode()
 	}
-	res, err := resize.Thumbnail(data, resize.Options{Width: *width, MaxPixels: cfg.MaxSourcePixels, JPEGQuality: cfg.JPEGQuality})
+	defer f.Close()
+	res, err := resize.Thumbnail(f, resize.Options{Width: *width, MaxPixels: cfg.MaxSourcePixels,
+		MaxBytes: cfg.MaxSourceBytes, JPEGQuality: cfg.JPEGQuality})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return thumbs.ExitCodeOf(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/iron-thumbs/iron_thumbs/ironrunner"
 	"github.com/iron-thumbs/iron_thumbs/resize"
 	"github.com/iron-thumbs/iron_thumbs/s3store"
+	"github.com/iron-thumbs/iron_thumbs/thumbs"
 )
 
 // scenario is one row of the table.
@@ -116,7 +117,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	e.expected = map[string][]byte{}
 	for name, data := range e.images {
-		res, err := resize.Thumbnail(data, resize.Options{Width: 180})
+		res, err := resize.Thumbnail(bytes.NewReader(data), resize.Options{Width: 180})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
@@ -270,7 +271,7 @@ func (e *env) run(ctx context.Context, sc scenario) (Stats, error) {
 		st.PeakRSSKB = pk.kb.Load()
 		return st, err
 	case "presigned":
-		key := "v1/180/" + sc.image
+		key := thumbs.KeyVersion + "/180/" + sc.image
 		u, err := s3store.New(e.s3.Client(), "thumbs").PresignGet(ctx, key, time.Hour)
 		if err != nil {
 			return Stats{}, err

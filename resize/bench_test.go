@@ -1,6 +1,7 @@
 package resize_test
 
 import (
+	"bytes"
 	"fmt"
 	"sync"
 	"testing"
@@ -63,7 +64,7 @@ func BenchmarkThumbnail(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(src.data)))
 			for b.Loop() {
-				if _, err := resize.Thumbnail(src.data, resize.Options{Width: 180}); err != nil {
+				if _, err := resize.Thumbnail(bytes.NewReader(src.data), resize.Options{Width: 180}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -7,6 +7,7 @@
 package resize
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+	"io"
 	"sync"
 	"time"
 
@@ -38,6 +40,8 @@ type Options struct {
 	// MaxPixels bounds width×height of the source, checked from its
 	// header before any pixel is decoded. Zero means no bound.
 	MaxPixels int64
+	// MaxBytes bounds the bytes read from the source. Zero means no bound.
+	MaxBytes int64
 	// JPEGQuality is the quality of JPEG thumbnails, 1 to 100; 85 when zero.
 	JPEGQuality int
 }
@@ -52,38 +56,164 @@ type Result struct {
 	// the source's, after EXIF orientation.
 	Width, Height       int
 	SrcWidth, SrcHeight int
-	// Phase durations.
+	// Phase durations. Decode includes reading the source, which streams.
 	Decode, Resize, Encode time.Duration
 }
 
-// Thumbnail makes a thumbnail of src, a PNG, JPEG or GIF (first frame).
-// PNG and GIF sources give PNG thumbnails, JPEG sources JPEG thumbnails.
-// JPEG EXIF orientation is applied, so the thumbnail comes out upright.
-func Thumbnail(src []byte, o Options) (*Result, error) {
+// shrinkFactor is how much wider than the thumbnail the shrink-on-load
+// step leaves the image for the Lanczos filter: enough that the box
+// average does not show.
+const shrinkFactor = 3
+
+// minCells is the fewest cells per axis the shrink leaves, so that tiny
+// thumbnails still see the whole picture's detail.
+const minCells = 48
+
+// pipelinePixels is the size from which a PNG is inflated on one core
+// while another unfilters and shrinks it. Smaller images are not worth
+// the goroutines.
+const pipelinePixels = 1 << 20
+
+// Thumbnail makes a thumbnail of the source read from r, a PNG, JPEG or
+// GIF (first frame). PNG and GIF sources give PNG thumbnails, JPEG sources
+// JPEG thumbnails. JPEG EXIF orientation is applied, so the thumbnail comes
+// out upright.
+//
+// A PNG is decoded as its bytes arrive, and a large one is shrunk on load:
+// rows are box-averaged to about three times the thumbnail's size as they
+// are decoded, so memory stays a few rows plus the small image, whatever
+// the source's size. Other sources are read whole (within MaxBytes) and
+// decoded by the standard library.
+func Thumbnail(r io.Reader, o Options) (*Result, error) {
 	if o.Width < 1 {
 		return nil, fmt.Errorf("resize: width %d: must be positive", o.Width)
 	}
+	if o.MaxBytes > 0 {
+		r = &capReader{r: r, left: o.MaxBytes}
+	}
 	t0 := time.Now()
-	img, format, err := Decode(src, o.MaxPixels)
+	br := bufio.NewReaderSize(r, 64<<10)
+	info, isPNG, err := peekPNGHeader(br)
+	if err != nil {
+		return nil, err
+	}
+	if isPNG {
+		if err := checkPixels(info.width, info.height, o.MaxPixels); err != nil {
+			return nil, err
+		}
+	}
+	var img image.Image
+	var shrunk *image.NRGBA
+	var kx, ky int
+	format := "png"
+	if isPNG && info.streamable() {
+		shrunk, kx, ky, err = decodeShrunk(br, info, o.Width)
+		img = shrunk
+	} else {
+		var src []byte
+		if src, err = io.ReadAll(br); err == nil {
+			img, format, err = Decode(src, o.MaxPixels)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	t1 := time.Now()
-	thumb := Resize(img, o.Width)
+	sw, sh := img.Bounds().Dx(), img.Bounds().Dy()
+	if isPNG {
+		sw, sh = info.width, info.height
+	}
+	tw, th := thumbSize(sw, sh, o.Width)
+	var thumb image.Image
+	if shrunk != nil && (kx > 1 || ky > 1) {
+		// The Lanczos step on the shrunk image, in source coordinates.
+		thumb = resample(shrunk, sw, sh, kx, ky, tw, th)
+	} else {
+		thumb = resizeTo(img, tw, th)
+	}
 	t2 := time.Now()
 	data, ctype, err := Encode(thumb, format, o.JPEGQuality)
 	if err != nil {
 		return nil, err
 	}
 	t3 := time.Now()
-	b := img.Bounds()
-	tb := thumb.Bounds()
 	return &Result{
 		Data: data, ContentType: ctype,
-		Width: tb.Dx(), Height: tb.Dy(),
-		SrcWidth: b.Dx(), SrcHeight: b.Dy(),
+		Width: tw, Height: th,
+		SrcWidth: sw, SrcHeight: sh,
 		Decode: t1.Sub(t0), Resize: t2.Sub(t1), Encode: t3.Sub(t2),
 	}, nil
+}
+
+// thumbSize is the thumbnail's size for a source: width (never more than
+// the source's), height keeping the aspect ratio, rounded, at least 1.
+func thumbSize(sw, sh, width int) (int, int) {
+	if width >= sw {
+		return sw, sh
+	}
+	h := int(float64(sh)*float64(width)/float64(sw) + 0.5)
+	return width, max(h, 1)
+}
+
+// decodeShrunk decodes a streamable PNG, shrinking it on load when it is
+// much larger than the thumbnail.
+// It returns the image and the cell size, in source pixels, of its pixels.
+func decodeShrunk(br *bufio.Reader, info pngInfo, width int) (*image.NRGBA, int, int, error) {
+	tw, th := thumbSize(info.width, info.height, width)
+	kx := max(info.width/max(shrinkFactor*tw, minCells), 1)
+	ky := max(info.height/max(shrinkFactor*th, minCells), 1)
+	pipeline := int64(info.width)*int64(info.height) >= pipelinePixels
+	if kx == 1 && ky == 1 {
+		s := newFullSink(info.width, info.height)
+		if err := decodePNGStream(br, info, s, pipeline); err != nil {
+			return nil, 0, 0, err
+		}
+		return s.img, 1, 1, nil
+	}
+	s := newBoxSink(info.width, info.height, kx, ky)
+	if err := decodePNGStream(br, info, s, pipeline); err != nil {
+		return nil, 0, 0, err
+	}
+	return s.out, kx, ky, nil
+}
+
+// resizeTo scales img to exactly tw×th with imaging's Lanczos filter.
+func resizeTo(img image.Image, tw, th int) image.Image {
+	b := img.Bounds()
+	if b.Dx() == tw && b.Dy() == th {
+		return img
+	}
+	return imaging.Resize(img, tw, th, imaging.Lanczos)
+}
+
+func checkPixels(w, h int, maxPixels int64) error {
+	if px := int64(w) * int64(h); maxPixels > 0 && px > maxPixels {
+		return fmt.Errorf("%w: %dx%d is %d pixels, more than the limit of %d",
+			ErrTooLarge, w, h, px, maxPixels)
+	}
+	return nil
+}
+
+// capReader fails with ErrTooLarge past its limit.
+type capReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		var one [1]byte
+		if n, _ := c.r.Read(one[:]); n > 0 {
+			return 0, fmt.Errorf("%w: source is more bytes than the limit", ErrTooLarge)
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
 }
 
 // Config reads the source's format and size from its header only.
@@ -99,7 +229,8 @@ func Config(src []byte) (image.Config, string, error) {
 }
 
 // Decode checks the source's header against maxPixels (zero: no bound),
-// then decodes it. JPEG EXIF orientation is applied.
+// then decodes it whole with the standard library. JPEG EXIF orientation
+// is applied.
 func Decode(src []byte, maxPixels int64) (image.Image, string, error) {
 	cfg, format, err := Config(src)
 	if err != nil {
@@ -108,9 +239,8 @@ func Decode(src []byte, maxPixels int64) (image.Image, string, error) {
 	if cfg.Width <= 0 || cfg.Height <= 0 {
 		return nil, "", fmt.Errorf("%w: %dx%d image", ErrCorrupt, cfg.Width, cfg.Height)
 	}
-	if px := int64(cfg.Width) * int64(cfg.Height); maxPixels > 0 && px > maxPixels {
-		return nil, "", fmt.Errorf("%w: %dx%d is %d pixels, more than the limit of %d",
-			ErrTooLarge, cfg.Width, cfg.Height, px, maxPixels)
+	if err := checkPixels(cfg.Width, cfg.Height, maxPixels); err != nil {
+		return nil, "", err
 	}
 	var img image.Image
 	switch format {
@@ -134,10 +264,11 @@ func Decode(src []byte, maxPixels int64) (image.Image, string, error) {
 // larger than the image's keeps the image's own width.
 func Resize(img image.Image, width int) image.Image {
 	b := img.Bounds()
-	if width >= b.Dx() {
+	tw, th := thumbSize(b.Dx(), b.Dy(), width)
+	if tw == b.Dx() {
 		return imaging.Clone(img)
 	}
-	return imaging.Resize(img, width, 0, imaging.Lanczos)
+	return imaging.Resize(img, tw, th, imaging.Lanczos)
 }
 
 // pngBuffers lets successive PNG encodes reuse their compressor state.

@@ -334,14 +334,11 @@ func (h *Handler) make(ctx context.Context, req Request, c *call) (*thumbnail, e
 	if src.Size > h.cfg.MaxSourceBytes {
 		return nil, &Error{Kind: TooLarge, Msg: fmt.Sprintf("source is %d bytes, more than the limit of %d", src.Size, h.cfg.MaxSourceBytes)}
 	}
-	data, err := readAll(ctx, src.Body, src.Size, h.cfg.MaxSourceBytes)
-	if err != nil {
-		return nil, err
-	}
-	c.mark("fetch")
-	res, err := resize.Thumbnail(data, resize.Options{
+	c.mark("fetch") // to the first byte: the body streams into the decoder
+	res, err := resize.Thumbnail(&bodyReader{ctx: ctx, r: src.Body}, resize.Options{
 		Width:       req.Width,
 		MaxPixels:   h.cfg.MaxSourcePixels,
+		MaxBytes:    h.cfg.MaxSourceBytes,
 		JPEGQuality: h.cfg.JPEGQuality,
 	})
 	if err != nil {
@@ -359,32 +356,22 @@ func (h *Handler) make(ctx context.Context, req Request, c *call) (*thumbnail, e
 	}, nil
 }
 
-// readAll reads a body of the announced size, never more than limit bytes.
-func readAll(ctx context.Context, r io.Reader, size, limit int64) ([]byte, error) {
-	if size < 0 || size > limit {
-		size = 0
+// bodyReader reports a broken read of the original as a storage failure,
+// or as the deadline when the call's context ended.
+type bodyReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		if b.ctx.Err() != nil {
+			return n, b.ctx.Err()
+		}
+		return n, fmt.Errorf("thumbs: reading original: %w: %v", store.ErrUnavailable, err)
 	}
-	buf := make([]byte, 0, size+1)
-	lr := io.LimitReader(r, limit+1)
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := lr.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if int64(len(buf)) > limit {
-			return nil, &Error{Kind: TooLarge, Msg: fmt.Sprintf("source is more than the limit of %d bytes", limit)}
-		}
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, fmt.Errorf("thumbs: reading original: %w: %v", store.ErrUnavailable, err)
-		}
-	}
+	return n, err
 }
 
 // ETag returns the entity tag of thumbnail bytes: a quoted hash of them.

@@ -1,0 +1,197 @@
+package resize
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/disintegration/imaging"
+
+	"github.com/iron-thumbs/iron_thumbs/internal/imgdiff"
+	"github.com/iron-thumbs/iron_thumbs/internal/testimages"
+)
+
+// pngVariants are PNGs of every kind the stream decoder reads, with and
+// without transparency.
+func pngVariants() map[string][]byte {
+	out := map[string][]byte{}
+	files, _ := filepath.Glob(filepath.Join("..", "testdata", "*.png"))
+	for _, f := range files {
+		if b, err := os.ReadFile(f); err == nil {
+			out[filepath.Base(f)] = b
+		}
+	}
+	enc := func(img image.Image) []byte { return testimages.EncodePNG(img) }
+	r := image.Rect(0, 0, 37, 23)
+	rgb := image.NewRGBA(r)
+	ga := image.NewNRGBA(r)
+	g16 := image.NewGray16(r)
+	rgb16 := image.NewRGBA64(r)
+	for y := range 23 {
+		for x := range 37 {
+			rgb.Set(x, y, color.RGBA{uint8(x * 7), uint8(y * 11), uint8(x * y), 255})
+			v := uint8(x * 6)
+			ga.Set(x, y, color.NRGBA{v, v, v, uint8(y * 11)})
+			g16.Set(x, y, color.Gray16{uint16(x*1777 + y)})
+			rgb16.Set(x, y, color.RGBA64{uint16(x * 1700), uint16(y * 2800), 999, 0xffff})
+		}
+	}
+	pal := make(color.Palette, 20)
+	for i := range pal {
+		pal[i] = color.NRGBA{uint8(i * 12), uint8(255 - i*12), 40, uint8(i * 13)}
+	}
+	p8 := image.NewPaletted(r, pal)
+	for i := range p8.Pix {
+		p8.Pix[i] = uint8(i % 20)
+	}
+	out["pal8-trns"] = enc(p8)
+	out["rgb8"] = enc(rgb)
+	out["rgb16"] = enc(rgb16)
+	out["gray16"] = enc(g16)
+	// Gray+alpha is written by image/png as RGBA; the tRNS variants are
+	// made by inserting a chunk into PNGs image/png wrote.
+	out["rgb8-trns"] = insertChunk(enc(rgb), "tRNS", []byte{0, 7, 0, 11, 0, 0})
+	out["gray8-trns"] = insertChunk(testimages.Gray(40, 30), "tRNS", []byte{0, 0})
+	out["gray16-trns"] = insertChunk(enc(g16), "tRNS", []byte{0x00, 0x01})
+	out["rgb16-trns"] = insertChunk(enc(rgb16), "tRNS", []byte{0, 0, 0x0a, 0xf0, 0x03, 0xe7})
+	return out
+}
+
+// insertChunk puts a chunk right after IHDR.
+func insertChunk(p []byte, typ string, data []byte) []byte {
+	var c bytes.Buffer
+	writeChunk(&c, typ, data)
+	out := append([]byte{}, p[:33]...)
+	out = append(out, c.Bytes()...)
+	return append(out, p[33:]...)
+}
+
+// streamDecode decodes with the stream decoder into a full image.
+func streamDecode(data []byte, pipeline bool) (*image.NRGBA, bool, error) {
+	br := bufio.NewReader(bytes.NewReader(data))
+	info, isPNG, err := peekPNGHeader(br)
+	if err != nil || !isPNG || !info.streamable() || int64(info.width)*int64(info.height) > 1<<22 {
+		return nil, false, err
+	}
+	s := newFullSink(info.width, info.height)
+	err = decodePNGStream(br, info, s, pipeline)
+	return s.img, true, err
+}
+
+// agree checks that the stream decoder and image/png agree on data: both
+// refuse it, or both read the same pixels (as imaging sees them).
+func agree(t *testing.T, name string, data []byte) {
+	t.Helper()
+	std, stdErr := png.Decode(bytes.NewReader(data))
+	for _, pipeline := range []bool{false, true} {
+		got, ok, err := streamDecode(data, pipeline)
+		if !ok {
+			return
+		}
+		if stdErr != nil || err != nil {
+			if (stdErr == nil) != (err == nil) && std != nil && std.Bounds().Dx()*std.Bounds().Dy() < 1<<22 {
+				// Only inputs both accept must agree; log the difference.
+				t.Logf("%s: image/png error %v, stream error %v", name, stdErr, err)
+			}
+			continue
+		}
+		want := imaging.Clone(std)
+		if !bytes.Equal(got.Pix, want.Pix) {
+			for i := range got.Pix {
+				if got.Pix[i] != want.Pix[i] {
+					t.Fatalf("%s (pipeline %v): byte %d (pixel %d) is %d, image/png says %d",
+						name, pipeline, i, i/4, got.Pix[i], want.Pix[i])
+				}
+			}
+		}
+	}
+}
+
+func TestStreamDecoderAgrees(t *testing.T) {
+	for name, data := range pngVariants() {
+		// Interlaced and 2-bit palette images go to image/png.
+		if _, ok, _ := streamDecode(data, false); !ok && name != "interlaced.png" && name != "palette.png" {
+			t.Errorf("%s: not read by the stream decoder", name)
+		}
+		agree(t, name, data)
+	}
+	// A big one, through the pipeline.
+	agree(t, "photo", testimages.EncodePNG(testimages.Photo(1200, 900, 5)))
+}
+
+func TestStreamDecoderRefuses(t *testing.T) {
+	cloud := pngVariants()["computer_cloud_system.png"]
+	bad := map[string][]byte{
+		"truncated": cloud[:len(cloud)/2],
+		"no IEND":   cloud[:len(cloud)-12],
+		"bad CRC":   func() []byte { b := bytes.Clone(cloud); b[len(b)-20] ^= 1; return b }(),
+	}
+	for name, data := range bad {
+		if _, _, err := streamDecode(data, false); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+		if _, err := png.Decode(bytes.NewReader(data)); err == nil {
+			t.Errorf("%s: image/png accepts it; the test is wrong", name)
+		}
+	}
+}
+
+// FuzzStreamDecoder: the stream decoder agrees with image/png on every
+// input both accept.
+func FuzzStreamDecoder(f *testing.F) {
+	for _, data := range pngVariants() {
+		if len(data) < 16<<10 {
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if cfg, err := png.DecodeConfig(bytes.NewReader(data)); err != nil || cfg.Width*cfg.Height > 1<<16 {
+			return
+		}
+		agree(t, "input", data)
+	})
+}
+
+// TestQualityLarge: thumbnails of the large bench images, shrunk on load,
+// against the reference (full decode, imaging Lanczos).
+func TestQualityLarge(t *testing.T) {
+	for name, img := range map[string]*image.NRGBA{
+		"screenshot 1920x1080":   testimages.Screenshot(1920, 1080),
+		"photo 4000x3000":        testimages.Photo(4000, 3000, 1),
+		"illustration 2000x2000": testimages.Illustration(2000, 2000),
+	} {
+		src := testimages.EncodePNG(img)
+		for _, w := range []int{1, 50, 180, 333, 700} {
+			res, err := Thumbnail(bytes.NewReader(src), Options{Width: w})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := png.Decode(bytes.NewReader(res.Data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref := imgdiff.Reference(img, w)
+			mad, psnr, err := imgdiff.Compare(got, ref)
+			if err != nil || mad > imgdiff.MaxMAD || psnr < imgdiff.MinPSNR {
+				t.Errorf("%s at %d: MAD %.3f, PSNR %.1f dB, %v", name, w, mad, psnr, err)
+			}
+		}
+	}
+}
+
+func writeChunk(out *bytes.Buffer, typ string, data []byte) {
+	var b [8]byte
+	binary.BigEndian.PutUint32(b[:4], uint32(len(data)))
+	copy(b[4:], typ)
+	out.Write(b[:])
+	out.Write(data)
+	binary.BigEndian.PutUint32(b[:4], crc32.Update(crc32.ChecksumIEEE([]byte(typ)), crc32.IEEETable, data))
+	out.Write(b[:4])
+}

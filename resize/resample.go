@@ -1,0 +1,179 @@
+package resize
+
+import (
+	"image"
+	"math"
+)
+
+// This file is the Lanczos step: imaging's filter (a=3, the same weights,
+// colour weighted by alpha, horizontal then vertical through 8-bit NRGBA)
+// computed in the source's own coordinates, so it also works on the
+// box-shrunk image, whose cells each stand for k source pixels (fewer at
+// the right and bottom edges).
+
+// tap is one weight of an output sample.
+type tap struct {
+	index  int32
+	weight float32
+}
+
+// lanczos3 is imaging's Lanczos kernel.
+func lanczos3(x float64) float64 {
+	x = math.Abs(x)
+	if x >= 3 {
+		return 0
+	}
+	if x == 0 {
+		return 1
+	}
+	px := math.Pi * x
+	return 3 * math.Sin(px) * math.Sin(px/3) / (px * px)
+}
+
+// taps computes, for each of dst output samples along an axis of src
+// source pixels held in cells of k pixels (cells = ceil(src/k)), the cells
+// and weights that make it.
+func taps(src, k, dst int) [][]tap {
+	du := float64(src) / float64(dst)
+	scale := max(du, 1)
+	ru := math.Ceil(scale * 3)
+	cells := (src + k - 1) / k
+	out := make([][]tap, dst)
+	buf := make([]tap, 0, dst*(int(2*ru/float64(k))+3))
+	for v := range dst {
+		center := (float64(v) + 0.5) * du // continuous source coordinate
+		first := max(int(math.Floor((center-ru)/float64(k))), 0)
+		last := min(int(math.Ceil((center+ru)/float64(k))), cells-1)
+		var sum float64
+		start := len(buf)
+		for c := first; c <= last; c++ {
+			lo, hi := c*k, min((c+1)*k, src)
+			mid := float64(lo+hi) / 2
+			w := lanczos3((mid-center)/scale) * float64(hi-lo)
+			if w != 0 {
+				sum += w
+				buf = append(buf, tap{int32(c), float32(w)})
+			}
+		}
+		ts := buf[start:]
+		if sum != 0 {
+			for i := range ts {
+				ts[i].weight = float32(float64(ts[i].weight) / sum)
+			}
+		}
+		out[v] = ts
+	}
+	return out
+}
+
+func clamp8(v float32) uint8 {
+	switch {
+	case v >= 254.5:
+		return 255
+	case v <= 0:
+		return 0
+	}
+	return uint8(v + 0.5)
+}
+
+// resample scales img, whose cells stand for kx×ky pixels of an sw×sh
+// source, to tw×th. Colour is weighted by alpha (premultiplied) from the
+// first pass to the last, in float32, rounded once at the end.
+func resample(img *image.NRGBA, sw, sh, kx, ky, tw, th int) *image.NRGBA {
+	cw, ch := img.Rect.Dx(), img.Rect.Dy()
+	if cw == tw && ch == th && kx == 1 && ky == 1 {
+		return img
+	}
+	var hts, vts [][]tap
+	if cw != tw || kx != 1 {
+		hts = taps(sw, kx, tw)
+	}
+	if ch != th || ky != 1 {
+		vts = taps(sh, ky, th)
+	}
+	// Horizontal pass, row by row, into premultiplied float32.
+	outW := cw
+	if hts != nil {
+		outW = tw
+	}
+	mid := make([]float32, 4*outW*ch)
+	row := make([]float32, 4*cw)
+	for y := range ch {
+		premultiply(row, img.Pix[y*img.Stride:y*img.Stride+4*cw])
+		dst := mid[4*outW*y : 4*outW*(y+1)]
+		if hts == nil {
+			copy(dst, row)
+			continue
+		}
+		for x, t := range hts {
+			var r, g, b, a float32
+			for _, w := range t {
+				s := row[4*w.index : 4*w.index+4 : 4*w.index+4]
+				r += s[0] * w.weight
+				g += s[1] * w.weight
+				b += s[2] * w.weight
+				a += s[3] * w.weight
+			}
+			d := dst[4*x : 4*x+4 : 4*x+4]
+			d[0], d[1], d[2], d[3] = r, g, b, a
+		}
+	}
+	// Vertical pass into NRGBA.
+	outH := ch
+	if vts != nil {
+		outH = th
+	}
+	out := image.NewNRGBA(image.Rect(0, 0, outW, outH))
+	acc := make([]float32, 4*outW)
+	for y := range outH {
+		if vts == nil {
+			copy(acc, mid[4*outW*y:4*outW*(y+1)])
+		} else {
+			clear(acc)
+			for _, w := range vts[y] {
+				src := mid[4*outW*int(w.index) : 4*outW*(int(w.index)+1)]
+				src = src[:len(acc)]
+				wt := w.weight
+				for i, v := range src {
+					acc[i] += v * wt
+				}
+			}
+		}
+		unpremultiply(out.Pix[y*out.Stride:y*out.Stride+4*outW], acc)
+	}
+	return out
+}
+
+// premultiply turns an NRGBA row into alpha-weighted float32 values.
+func premultiply(dst []float32, src []byte) {
+	dst = dst[:len(src)]
+	for i := 0; i+3 < len(src); i += 4 {
+		a := float32(src[i+3])
+		d := dst[i : i+4 : i+4]
+		if a == 255 {
+			d[0], d[1], d[2], d[3] = float32(src[i]), float32(src[i+1]), float32(src[i+2]), 255
+			continue
+		}
+		f := a / 255
+		d[0], d[1], d[2], d[3] = float32(src[i])*f, float32(src[i+1])*f, float32(src[i+2])*f, a
+	}
+}
+
+// unpremultiply rounds alpha-weighted float32 values to an NRGBA row.
+func unpremultiply(dst []byte, src []float32) {
+	for i := 0; i+3 < len(src); i += 4 {
+		s := src[i : i+4 : i+4]
+		d := dst[i : i+4 : i+4]
+		a := s[3]
+		switch {
+		case a <= 0:
+			d[0], d[1], d[2], d[3] = 0, 0, 0, 0
+			continue
+		case a >= 254.5:
+			d[0], d[1], d[2], d[3] = clamp8(s[0]), clamp8(s[1]), clamp8(s[2]), 255
+			continue
+		}
+		f := 255 / a
+		d[0], d[1], d[2], d[3] = clamp8(s[0]*f), clamp8(s[1]*f), clamp8(s[2]*f), clamp8(a)
+	}
+}
