@@ -5,10 +5,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/adler32"
 	"hash/crc32"
 	"io"
 
-	"github.com/klauspost/compress/zlib"
+	"github.com/klauspost/compress/flate"
 )
 
 // This file decodes PNG row by row as the bytes arrive, without ever
@@ -339,11 +340,19 @@ func decodePNGStream(br *bufio.Reader, info pngInfo, sink rowSink, pipeline bool
 		}
 		return err
 	}
-	zr, err := zlib.NewReader(c)
-	if err != nil {
-		return fmt.Errorf("%w: png: %v", ErrCorrupt, err)
+	// The zlib stream is inflated raw, and its Adler-32 checksum computed
+	// by the unfilterer, off the inflater's critical path.
+	zbr := bufio.NewReaderSize(c, 32<<10)
+	var zhdr [2]byte
+	if _, err := io.ReadFull(zbr, zhdr[:]); err != nil {
+		return inflateErr(err)
 	}
+	if zhdr[0]&0x0f != 8 || zhdr[0]>>4 > 7 || (uint(zhdr[0])<<8|uint(zhdr[1]))%31 != 0 || zhdr[1]&0x20 != 0 {
+		return errCorruptPNG("zlib: invalid header")
+	}
+	zr := flate.NewReader(zbr)
 	defer zr.Close()
+	sum := adler32.New()
 	bpp := info.bytesPerPixel()
 	stride := 1 + info.width*bpp
 	conv := newConverter(c, info)
@@ -355,6 +364,7 @@ func decodePNGStream(br *bufio.Reader, info pngInfo, sink rowSink, pipeline bool
 			if _, err := io.ReadFull(zr, cur); err != nil {
 				return inflateErr(err)
 			}
+			sum.Write(cur)
 			if err := unfilter(cur, prev, bpp); err != nil {
 				return err
 			}
@@ -396,6 +406,7 @@ func decodePNGStream(br *bufio.Reader, info pngInfo, sink rowSink, pipeline bool
 			if b.err != nil {
 				return b.err
 			}
+			sum.Write(b.buf[:b.rows*stride])
 			for i := range b.rows {
 				cur := b.buf[i*stride : (i+1)*stride]
 				if err := unfilter(cur, prev, bpp); err != nil {
@@ -411,12 +422,19 @@ func decodePNGStream(br *bufio.Reader, info pngInfo, sink rowSink, pipeline bool
 			return errCorruptPNG("not enough pixel data")
 		}
 	}
-	// The zlib stream must end here; reading its end checks its checksum.
+	// The deflate stream must end here, followed by the checksum.
 	var one [1]byte
 	if n, err := zr.Read(one[:]); n != 0 {
 		return errCorruptPNG("too much pixel data")
 	} else if err != io.EOF {
 		return inflateErr(err)
+	}
+	var trailer [4]byte
+	if _, err := io.ReadFull(zbr, trailer[:]); err != nil {
+		return inflateErr(err)
+	}
+	if binary.BigEndian.Uint32(trailer[:]) != sum.Sum32() {
+		return errCorruptPNG("zlib: invalid checksum")
 	}
 	// The rest of the file, up to IEND, must be sound too.
 	c.done = true

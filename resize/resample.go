@@ -3,6 +3,8 @@ package resize
 import (
 	"image"
 	"math"
+	"runtime"
+	"sync"
 )
 
 // This file is the Lanczos step: imaging's filter (a=3, the same weights,
@@ -97,26 +99,37 @@ func resample(img *image.NRGBA, sw, sh, kx, ky, tw, th int) *image.NRGBA {
 		outW = tw
 	}
 	mid := make([]float32, 4*outW*ch)
-	row := make([]float32, 4*cw)
-	for y := range ch {
-		premultiply(row, img.Pix[y*img.Stride:y*img.Stride+4*cw])
-		dst := mid[4*outW*y : 4*outW*(y+1)]
-		if hts == nil {
-			copy(dst, row)
-			continue
-		}
-		for x, t := range hts {
-			var r, g, b, a float32
-			for _, w := range t {
-				s := row[4*w.index : 4*w.index+4 : 4*w.index+4]
-				r += s[0] * w.weight
-				g += s[1] * w.weight
-				b += s[2] * w.weight
-				a += s[3] * w.weight
+	hpass := func(y0, y1 int) {
+		row := make([]float32, 4*cw)
+		for y := y0; y < y1; y++ {
+			premultiply(row, img.Pix[y*img.Stride:y*img.Stride+4*cw])
+			dst := mid[4*outW*y : 4*outW*(y+1)]
+			if hts == nil {
+				copy(dst, row)
+				continue
 			}
-			d := dst[4*x : 4*x+4 : 4*x+4]
-			d[0], d[1], d[2], d[3] = r, g, b, a
+			for x, t := range hts {
+				var r, g, b, a float32
+				for _, w := range t {
+					s := row[4*w.index : 4*w.index+4 : 4*w.index+4]
+					r += s[0] * w.weight
+					g += s[1] * w.weight
+					b += s[2] * w.weight
+					a += s[3] * w.weight
+				}
+				d := dst[4*x : 4*x+4 : 4*x+4]
+				d[0], d[1], d[2], d[3] = r, g, b, a
+			}
 		}
+	}
+	// Big enough to pay for a goroutine: the two halves on two cores.
+	if cw*ch >= 1<<16 && runtime.GOMAXPROCS(0) > 1 {
+		var wg sync.WaitGroup
+		wg.Go(func() { hpass(0, ch/2) })
+		hpass(ch/2, ch)
+		wg.Wait()
+	} else {
+		hpass(0, ch)
 	}
 	// Vertical pass into NRGBA.
 	outH := ch
