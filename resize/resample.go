@@ -80,81 +80,84 @@ func clamp8(v float32) uint8 {
 
 // resample scales img, whose cells stand for kx×ky pixels of an sw×sh
 // source, to tw×th. Colour is weighted by alpha (premultiplied) from the
-// first pass to the last, in float32, rounded once at the end.
+// first pass to the last, in float32, rounded once at the end. The
+// vertical pass goes first: it runs over contiguous rows, so the slower
+// gathering horizontal pass works on the fewer rows of the output.
 func resample(img *image.NRGBA, sw, sh, kx, ky, tw, th int) *image.NRGBA {
 	cw, ch := img.Rect.Dx(), img.Rect.Dy()
 	if cw == tw && ch == th && kx == 1 && ky == 1 {
 		return img
 	}
-	var hts, vts [][]tap
+	// Premultiplied float32 copy of the source.
+	src := make([]float32, 4*cw*ch)
+	parallel(ch, cw*ch >= 1<<16, func(y0, y1 int) {
+		for y := y0; y < y1; y++ {
+			premultiply(src[4*cw*y:4*cw*(y+1)], img.Pix[y*img.Stride:y*img.Stride+4*cw])
+		}
+	})
+	// Vertical pass: th rows of cw pixels.
+	mid := src
+	if ch != th || ky != 1 {
+		vts := taps(sh, ky, th)
+		mid = make([]float32, 4*cw*th)
+		parallel(th, cw*th >= 1<<14, func(y0, y1 int) {
+			for y := y0; y < y1; y++ {
+				acc := mid[4*cw*y : 4*cw*(y+1)]
+				for _, w := range vts[y] {
+					row := src[4*cw*int(w.index) : 4*cw*(int(w.index)+1)]
+					row = row[:len(acc)]
+					wt := w.weight
+					for i, v := range row {
+						acc[i] += v * wt
+					}
+				}
+			}
+		})
+	}
+	// Horizontal pass, rounding into NRGBA.
+	out := image.NewNRGBA(image.Rect(0, 0, tw, th))
+	var hts [][]tap
 	if cw != tw || kx != 1 {
 		hts = taps(sw, kx, tw)
 	}
-	if ch != th || ky != 1 {
-		vts = taps(sh, ky, th)
-	}
-	// Horizontal pass, row by row, into premultiplied float32.
-	outW := cw
-	if hts != nil {
-		outW = tw
-	}
-	mid := make([]float32, 4*outW*ch)
-	hpass := func(y0, y1 int) {
-		row := make([]float32, 4*cw)
+	parallel(th, cw*th >= 1<<14, func(y0, y1 int) {
+		line := make([]float32, 4*tw)
 		for y := y0; y < y1; y++ {
-			premultiply(row, img.Pix[y*img.Stride:y*img.Stride+4*cw])
-			dst := mid[4*outW*y : 4*outW*(y+1)]
+			row := mid[4*cw*y : 4*cw*(y+1)]
 			if hts == nil {
-				copy(dst, row)
-				continue
-			}
-			for x, t := range hts {
-				var r, g, b, a float32
-				for _, w := range t {
-					s := row[4*w.index : 4*w.index+4 : 4*w.index+4]
-					r += s[0] * w.weight
-					g += s[1] * w.weight
-					b += s[2] * w.weight
-					a += s[3] * w.weight
-				}
-				d := dst[4*x : 4*x+4 : 4*x+4]
-				d[0], d[1], d[2], d[3] = r, g, b, a
-			}
-		}
-	}
-	// Big enough to pay for a goroutine: the two halves on two cores.
-	if cw*ch >= 1<<16 && runtime.GOMAXPROCS(0) > 1 {
-		var wg sync.WaitGroup
-		wg.Go(func() { hpass(0, ch/2) })
-		hpass(ch/2, ch)
-		wg.Wait()
-	} else {
-		hpass(0, ch)
-	}
-	// Vertical pass into NRGBA.
-	outH := ch
-	if vts != nil {
-		outH = th
-	}
-	out := image.NewNRGBA(image.Rect(0, 0, outW, outH))
-	acc := make([]float32, 4*outW)
-	for y := range outH {
-		if vts == nil {
-			copy(acc, mid[4*outW*y:4*outW*(y+1)])
-		} else {
-			clear(acc)
-			for _, w := range vts[y] {
-				src := mid[4*outW*int(w.index) : 4*outW*(int(w.index)+1)]
-				src = src[:len(acc)]
-				wt := w.weight
-				for i, v := range src {
-					acc[i] += v * wt
+				copy(line, row)
+			} else {
+				for x, t := range hts {
+					var r, g, b, a float32
+					for _, w := range t {
+						i := 4 * int(w.index)
+						s := row[i : i+4 : i+4]
+						r += s[0] * w.weight
+						g += s[1] * w.weight
+						b += s[2] * w.weight
+						a += s[3] * w.weight
+					}
+					d := line[4*x : 4*x+4 : 4*x+4]
+					d[0], d[1], d[2], d[3] = r, g, b, a
 				}
 			}
+			unpremultiply(out.Pix[y*out.Stride:y*out.Stride+4*tw], line)
 		}
-		unpremultiply(out.Pix[y*out.Stride:y*out.Stride+4*outW], acc)
-	}
+	})
 	return out
+}
+
+// parallel runs f over [0, n) in two halves on two cores when big is set
+// and there are two, else in one go.
+func parallel(n int, big bool, f func(lo, hi int)) {
+	if !big || n < 2 || runtime.GOMAXPROCS(0) < 2 {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { f(0, n/2) })
+	f(n/2, n)
+	wg.Wait()
 }
 
 // premultiply turns an NRGBA row into alpha-weighted float32 values.
