@@ -46,19 +46,19 @@ func (r *Report) Markdown() string {
 	if r.Quick {
 		title = "Benchmark (quick smoke run: small images, a few requests; not figures to quote)"
 	}
-	fmt.Fprintf(&b, "### %s\n\nMachine: %s. Load: %s, -c 10 unless noted.\n\n", title, r.Machine, r.Tool)
-	b.WriteString("| scenario | requests | req/s | mean ms | p50 ms | p99 ms | failed | non-2xx | peak RSS (function) |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "### %s\n\nMachine: %s. Load: %s (ApacheBench; our own generator for the mixed run).\n\n", title, r.Machine, r.Tool)
+	b.WriteString("| scenario | clients | requests | req/s | mean ms | p50 ms | p99 ms | failed | non-2xx | peak RSS (function) |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, row := range r.Rows {
 		name := row.Scenario
 		if row.Note != "" {
 			name += " (" + row.Note + ")"
 		}
-		fmt.Fprintf(&b, "| %s | %d | %.1f | %.2f | %.0f | %.0f | %d | %d | %s |\n", name, row.Requests, row.RPS,
+		fmt.Fprintf(&b, "| %s | %d | %d | %.1f | %.2f | %.0f | %.0f | %d | %d | %s |\n", name, row.Clients, row.Requests, row.RPS,
 			row.MeanMS, row.P50MS, row.P99MS, row.Failed, row.Non2xx, kb(row.PeakRSSKB))
 	}
 	for _, row := range figures2017 {
-		fmt.Fprintf(&b, "| %s | %d | | %.3f | | | | | |\n", row.Scenario, row.Requests, row.MeanMS)
+		fmt.Fprintf(&b, "| %s | 10 | %d | | %.3f | | | | | |\n", row.Scenario, row.Requests, row.MeanMS)
 	}
 	if r.Vips != nil {
 		b.WriteString("\n")

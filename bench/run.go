@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -28,6 +29,7 @@ type scenario struct {
 	image string
 	cache bool
 	n     int
+	c     int // concurrent clients; the run's -c when zero
 }
 
 const (
@@ -38,22 +40,24 @@ const (
 
 func scenarios(quick bool) []scenario {
 	all := []scenario{
-		{"cold, cached, 400 px", "cold", small, true, 1000},
-		{"cold, always make, 400 px", "cold", small, false, 1000},
-		{"hot, cached, 400 px", "hot", small, true, 1000},
-		{"hot, always make, 400 px", "hot", small, false, 1000},
-		{"S3 presigned GET of the thumbnail (floor)", "presigned", small, true, 1000},
-		{"local door, cached, 400 px", "local", small, true, 1000},
-		{"local door, always make, 400 px", "local", small, false, 1000},
-		{"cold, cached, 1920×1080", "cold", wide, true, 300},
-		{"cold, always make, 1920×1080", "cold", wide, false, 100},
-		{"hot, cached, 1920×1080", "hot", wide, true, 300},
-		{"hot, always make, 1920×1080", "hot", wide, false, 100},
-		{"cold, cached, 4000×3000", "cold", photo, true, 300},
-		{"cold, always make, 4000×3000", "cold", photo, false, 20},
-		{"hot, cached, 4000×3000", "hot", photo, true, 300},
-		{"hot, always make, 4000×3000", "hot", photo, false, 30},
-		{"hot, mixed: 3 images × 7 widths, cached", "mixed", "", true, 500},
+		{"cold, cached, 400 px", "cold", small, true, 1000, 0},
+		{"cold, always make, 400 px", "cold", small, false, 1000, 0},
+		{"hot, cached, 400 px", "hot", small, true, 1000, 0},
+		{"hot, always make, 400 px", "hot", small, false, 1000, 0},
+		{"S3 presigned GET of the thumbnail (floor)", "presigned", small, true, 1000, 0},
+		{"local door, cached, 400 px", "local", small, true, 1000, 0},
+		{"local door, always make, 400 px", "local", small, false, 1000, 0},
+		{"cold, cached, 1920×1080", "cold", wide, true, 300, 0},
+		{"cold, always make, 1920×1080", "cold", wide, false, 100, 0},
+		{"hot, cached, 1920×1080", "hot", wide, true, 300, 0},
+		{"hot, always make, 1920×1080", "hot", wide, false, 100, 0},
+		{"cold, cached, 4000×3000", "cold", photo, true, 300, 0},
+		{"cold, always make, 4000×3000", "cold", photo, false, 20, 0},
+		{"hot, cached, 4000×3000", "hot", photo, true, 300, 0},
+		{"hot, always make, 4000×3000", "hot", photo, false, 30, 0},
+		{"hot, mixed: 3 images × 7 widths, cached", "mixed", "", true, 500, 0},
+		{"hot, cached, 400 px, one client", "hot", small, true, 500, 1},
+		{"S3 presigned GET of the thumbnail, one client (floor)", "presigned", small, true, 500, 1},
 	}
 	if quick {
 		for i := range all {
@@ -68,6 +72,7 @@ var mixedWidths = []int{64, 90, 120, 180, 240, 320, 360}
 // Row is a scenario's result.
 type Row struct {
 	Scenario string
+	Clients  int
 	Stats
 }
 
@@ -150,14 +155,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			runErr = ctx.Err()
 			break
 		}
-		logf("%-45s n=%d c=%d", sc.name, sc.n, e.concur)
+		logf("%-45s n=%d c=%d", sc.name, sc.n, cmp.Or(sc.c, e.concur))
 		st, err := e.run(ctx, sc)
 		if err != nil {
 			runErr = fmt.Errorf("%s: %w", sc.name, err)
 			break
 		}
 		logf("  %.1f req/s, mean %.1f ms, p99 %.0f ms, failed %d, non-2xx %d", st.RPS, st.MeanMS, st.P99MS, st.Failed, st.Non2xx)
-		rep.Rows = append(rep.Rows, Row{Scenario: sc.name, Stats: st})
+		rep.Rows = append(rep.Rows, Row{Scenario: sc.name, Stats: st, Clients: cmp.Or(sc.c, e.concur)})
 	}
 	if runErr == nil && !o.Quick {
 		rep.Vips, runErr = e.vips(ctx, imgDir)
@@ -210,11 +215,14 @@ func check(url string, want []byte) error {
 	return nil
 }
 
-func (e *env) load(ctx context.Context, urls []string, n int) (Stats, error) {
-	if len(urls) == 1 && haveAB() {
-		return runAB(ctx, urls[0], n, e.concur)
+func (e *env) load(ctx context.Context, urls []string, n, c int) (Stats, error) {
+	if c == 0 {
+		c = e.concur
 	}
-	return runLoad(ctx, urls, n, e.concur), nil
+	if len(urls) == 1 && haveAB() {
+		return runAB(ctx, urls[0], n, c)
+	}
+	return runLoad(ctx, urls, n, c), nil
 }
 
 // peak tracks the largest peak RSS of cold processes.
@@ -263,7 +271,7 @@ func (e *env) run(ctx context.Context, sc scenario) (Stats, error) {
 				return Stats{}, err
 			}
 		}
-		st, err := e.load(ctx, urls, sc.n)
+		st, err := e.load(ctx, urls, sc.n, sc.c)
 		if h := srv.Hot(); h != nil {
 			e.started = append(e.started, h.Procs()...)
 			pk.see(h.PeakRSSKB())
@@ -279,7 +287,7 @@ func (e *env) run(ctx context.Context, sc scenario) (Stats, error) {
 		if err := check(u, e.expected[sc.image]); err != nil {
 			return Stats{}, fmt.Errorf("%w (the cached scenarios store it first)", err)
 		}
-		st, err := e.load(ctx, []string{u}, sc.n)
+		st, err := e.load(ctx, []string{u}, sc.n, sc.c)
 		st.Note = "no function: the S3 server alone"
 		return st, err
 	case "local":
@@ -342,7 +350,7 @@ func (e *env) runLocal(ctx context.Context, sc scenario) (Stats, error) {
 	if err := check(u, e.expected[sc.image]); err != nil {
 		return Stats{}, err
 	}
-	st, err := e.load(ctx, []string{u}, sc.n)
+	st, err := e.load(ctx, []string{u}, sc.n, sc.c)
 	st.PeakRSSKB = ironrunner.PeakRSSKB(cmd.Process.Pid)
 	st.Note = "local folder store"
 	return st, err

@@ -10,6 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/iron-thumbs/iron_thumbs/ironrunner"
+	"github.com/iron-thumbs/iron_thumbs/s3store"
+	"github.com/iron-thumbs/iron_thumbs/thumbs"
 )
 
 // VipsRow compares vipsthumbnail with our resize command on one file,
@@ -19,6 +23,10 @@ type VipsRow struct {
 	Runs                int
 	VipsMS, OursMS      float64 // medians
 	VipsRSSKB, OursRSSK int64   // largest peak RSS
+	// ColdMS and ColdRSSKB are a whole cold call, cache miss, through the
+	// IronFunctions runner: S3 GET of the original, thumbnail, S3 PUT.
+	ColdMS    float64
+	ColdRSSKB int64
 }
 
 // VipsResult is the libvips comparison.
@@ -35,9 +43,12 @@ func (v *VipsResult) Markdown() string {
 		b.WriteString(v.Note + "\n")
 		return b.String()
 	}
-	b.WriteString("| image | runs | vipsthumbnail median ms | ours median ms | ours / vips | vips peak RSS | our peak RSS |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| image | runs | vipsthumbnail median ms | `resize` median ms | ratio | cold call, miss, S3 GET+PUT, median ms | ratio | vips peak RSS | `resize` peak RSS | cold call peak RSS | ratio |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range v.Rows {
-		fmt.Fprintf(&b, "| %s | %d | %.1f | %.1f | %.2f× | %s | %s |\n", r.Image, r.Runs, r.VipsMS, r.OursMS, r.OursMS/r.VipsMS, kb(r.VipsRSSKB), kb(r.OursRSSK))
+		fmt.Fprintf(&b, "| %s | %d | %.1f | %.1f | %.2f× | %.1f | %.2f× | %s | %s | %s | %.2f× |\n", r.Image, r.Runs,
+			r.VipsMS, r.OursMS, r.OursMS/r.VipsMS, r.ColdMS, r.ColdMS/r.VipsMS,
+			kb(r.VipsRSSKB), kb(r.OursRSSK), kb(r.ColdRSSKB), float64(r.ColdRSSKB)/float64(max(r.VipsRSSKB, 1)))
 	}
 	return b.String()
 }
@@ -84,6 +95,8 @@ func (e *env) vips(ctx context.Context, imgDir string) (*VipsResult, error) {
 	}
 	defer os.RemoveAll(out)
 	res := &VipsResult{}
+	route := e.route("default", true)
+	thumbsBucket := s3store.New(e.s3.Client(), "thumbs")
 	for _, name := range []string{small, wide, photo} {
 		src := filepath.Join(imgDir, name)
 		runs := 7
@@ -91,8 +104,20 @@ func (e *env) vips(ctx context.Context, imgDir string) (*VipsResult, error) {
 			runs = 5
 		}
 		row := VipsRow{Image: name, Runs: runs}
-		var vt, ot []time.Duration
+		var vt, ot, ct []time.Duration
+		call := ironrunner.Call{URL: "/r/iron_thumbs/thumbs?" + thumbsQuery(name, 180)}
 		for range runs {
+			// A cold call that misses: the thumbnail is deleted first.
+			if err := thumbsBucket.Delete(ctx, thumbs.KeyVersion+"/180/"+name); err != nil {
+				return nil, err
+			}
+			t0 := time.Now()
+			cres := route.RunCold(ctx, call)
+			d := time.Since(t0)
+			if cres.ExitCode != 0 || !strings.Contains(cres.Stderr, "outcome=miss") {
+				return nil, fmt.Errorf("cold call on %s: exit %d: %s", name, cres.ExitCode, cres.Stderr)
+			}
+			ct, row.ColdRSSKB = append(ct, d), max(row.ColdRSSKB, cres.MaxRSSKB)
 			d, rss, err := timeProcess(ctx, "vipsthumbnail", src, "-s", "180x", "-o", filepath.Join(out, "vips.png"))
 			if err != nil {
 				return nil, err
@@ -104,7 +129,7 @@ func (e *env) vips(ctx context.Context, imgDir string) (*VipsResult, error) {
 			}
 			ot, row.OursRSSK = append(ot, d), max(row.OursRSSK, rss)
 		}
-		row.VipsMS, row.OursMS = median(vt), median(ot)
+		row.VipsMS, row.OursMS, row.ColdMS = median(vt), median(ot), median(ct)
 		res.Rows = append(res.Rows, row)
 	}
 	return res, nil
