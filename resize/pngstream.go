@@ -356,6 +356,10 @@ func decodePNGStream(br *bufio.Reader, info pngInfo, sink rowSink, pipeline bool
 	bpp := info.bytesPerPixel()
 	stride := 1 + info.width*bpp
 	conv := newConverter(c, info)
+	emit := func(y int, raw []byte) { sink.row(y, conv.convert(raw)) }
+	if box, ok := sink.(*boxSink); ok && info.depth == 8 && info.colorType == ctTrueColor && !c.useTrans {
+		emit = box.rowRGB // opaque RGB: no conversion needed
+	}
 
 	if !pipeline {
 		cur := make([]byte, stride)
@@ -368,7 +372,7 @@ func decodePNGStream(br *bufio.Reader, info pngInfo, sink rowSink, pipeline bool
 			if err := unfilter(cur, prev, bpp); err != nil {
 				return err
 			}
-			sink.row(y, conv.convert(cur[1:]))
+			emit(y, cur[1:])
 			cur, prev = prev, cur
 		}
 	} else {
@@ -400,22 +404,24 @@ func decodePNGStream(br *bufio.Reader, info pngInfo, sink rowSink, pipeline bool
 				}
 			}
 		}()
-		prev := make([]byte, stride)
+		last := make([]byte, stride) // the row before a batch
 		y := 0
 		for b := range full {
 			if b.err != nil {
 				return b.err
 			}
 			sum.Write(b.buf[:b.rows*stride])
+			prev := last
 			for i := range b.rows {
 				cur := b.buf[i*stride : (i+1)*stride]
 				if err := unfilter(cur, prev, bpp); err != nil {
 					return err
 				}
-				sink.row(y, conv.convert(cur[1:]))
-				copy(prev, cur)
+				emit(y, cur[1:])
+				prev = cur
 				y++
 			}
+			copy(last, prev)
 			free <- b.buf
 		}
 		if y != info.height {

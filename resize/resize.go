@@ -155,6 +155,87 @@ func thumbSize(sw, sh, width int) (int, int) {
 	return width, max(h, 1)
 }
 
+// prefetch reads r ahead on its own goroutine, a few chunks at most, so
+// the inflater never waits on the network. Stop it with the returned func.
+func prefetch(r io.Reader) (io.Reader, func()) {
+	const chunk, depth = 256 << 10, 4
+	type piece struct {
+		b   []byte
+		err error
+	}
+	ch := make(chan piece, depth)
+	free := make(chan []byte, depth+2)
+	for range depth + 2 {
+		free <- make([]byte, chunk)
+	}
+	stop := make(chan struct{})
+	go func() {
+		defer close(ch)
+		for {
+			var b []byte
+			select {
+			case b = <-free:
+			case <-stop:
+				return
+			}
+			n, err := io.ReadFull(r, b)
+			if err == io.ErrUnexpectedEOF {
+				err = io.EOF
+			}
+			select {
+			case ch <- piece{b[:n], err}:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	pr := &pieceReader{next: func() ([]byte, error, bool) {
+		p, ok := <-ch
+		return p.b, p.err, ok
+	}, recycle: func(b []byte) {
+		select {
+		case free <- b[:cap(b)]:
+		default:
+		}
+	}}
+	return pr, func() { close(stop) }
+}
+
+// pieceReader reads the pieces prefetch hands over.
+type pieceReader struct {
+	next    func() ([]byte, error, bool)
+	recycle func([]byte)
+	cur     []byte
+	rest    []byte
+	err     error
+}
+
+func (p *pieceReader) Read(b []byte) (int, error) {
+	for len(p.rest) == 0 {
+		if p.cur != nil {
+			p.recycle(p.cur)
+			p.cur = nil
+		}
+		if p.err != nil {
+			return 0, p.err
+		}
+		buf, err, ok := p.next()
+		if !ok {
+			if p.err == nil {
+				p.err = io.EOF
+			}
+			return 0, p.err
+		}
+		p.cur, p.rest, p.err = buf, buf, err
+	}
+	n := copy(b, p.rest)
+	p.rest = p.rest[n:]
+	return n, nil
+}
+
 // decodeShrunk decodes a streamable PNG, shrinking it on load when it is
 // much larger than the thumbnail.
 // It returns the image and the cell size, in source pixels, of its pixels.
@@ -163,6 +244,15 @@ func decodeShrunk(br *bufio.Reader, info pngInfo, width int) (*image.NRGBA, int,
 	kx := max(info.width/max(shrinkFactor*tw, minCells), 1)
 	ky := max(info.height/max(shrinkFactor*th, minCells), 1)
 	pipeline := int64(info.width)*int64(info.height) >= pipelinePixels
+	if pipeline {
+		// Keep the 33 header bytes the decoder expects, then read ahead.
+		hdr, _ := br.Peek(8 + 8 + 13 + 4)
+		hdr = bytes.Clone(hdr)
+		br.Discard(len(hdr))
+		r, stop := prefetch(br)
+		defer stop()
+		br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(hdr), r), 64<<10)
+	}
 	if kx == 1 && ky == 1 {
 		s := newFullSink(info.width, info.height)
 		if err := decodePNGStream(br, info, s, pipeline); err != nil {

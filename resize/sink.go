@@ -74,3 +74,29 @@ func (s *boxSink) flush() {
 	s.rows = 0
 	s.oy++
 }
+
+// rowRGB folds a row of opaque 8-bit RGB straight from the decoder,
+// skipping the conversion to NRGBA: the common case of photographs.
+func (s *boxSink) rowRGB(y int, p []byte) {
+	acc := s.acc
+	kx := s.kx
+	for bx, x0 := 0, 0; x0 < s.w; bx, x0 = bx+1, x0+kx {
+		var r, g, b uint64
+		end := min(x0+kx, s.w) * 3
+		for i := x0 * 3; i < end; i += 3 {
+			q := p[i : i+3 : i+3]
+			r += uint64(q[0])
+			g += uint64(q[1])
+			b += uint64(q[2])
+		}
+		n := uint64(min(x0+kx, s.w) - x0)
+		acc[4*bx] += r * 255
+		acc[4*bx+1] += g * 255
+		acc[4*bx+2] += b * 255
+		acc[4*bx+3] += n * 255
+	}
+	s.rows++
+	if s.rows == s.ky || y == s.h-1 {
+		s.flush()
+	}
+}
