@@ -78,70 +78,80 @@ func clamp8(v float32) uint8 {
 	return uint8(v + 0.5)
 }
 
+// span is the run of consecutive cells one output sample weighs.
+type span struct {
+	first int
+	w     []float32
+}
+
+func spans(ts [][]tap) []span {
+	out := make([]span, len(ts))
+	for i, t := range ts {
+		if len(t) == 0 {
+			continue
+		}
+		first, last := int(t[0].index), int(t[len(t)-1].index)
+		w := make([]float32, last-first+1)
+		for _, tp := range t {
+			w[int(tp.index)-first] = tp.weight
+		}
+		out[i] = span{first, w}
+	}
+	return out
+}
+
+// hconv weighs a premultiplied row into tw outputs.
+func hconv(dst, row []float32, sp []span) {
+	for x, s := range sp {
+		src := row[4*s.first : 4*(s.first+len(s.w))]
+		var r, g, b, a float32
+		for j, wt := range s.w {
+			q := src[4*j : 4*j+4 : 4*j+4]
+			r += q[0] * wt
+			g += q[1] * wt
+			b += q[2] * wt
+			a += q[3] * wt
+		}
+		d := dst[4*x : 4*x+4 : 4*x+4]
+		d[0], d[1], d[2], d[3] = r, g, b, a
+	}
+}
+
 // resample scales img, whose cells stand for kx×ky pixels of an sw×sh
 // source, to tw×th. Colour is weighted by alpha (premultiplied) from the
-// first pass to the last, in float32, rounded once at the end. The
-// vertical pass goes first: it runs over contiguous rows, so the slower
-// gathering horizontal pass works on the fewer rows of the output.
+// first pass to the last, in float32, rounded once at the end. Both passes
+// run on two cores when the image is large enough.
 func resample(img *image.NRGBA, sw, sh, kx, ky, tw, th int) *image.NRGBA {
 	cw, ch := img.Rect.Dx(), img.Rect.Dy()
 	if cw == tw && ch == th && kx == 1 && ky == 1 {
 		return img
 	}
-	// Premultiplied float32 copy of the source.
-	src := make([]float32, 4*cw*ch)
-	parallel(ch, cw*ch >= 1<<16, func(y0, y1 int) {
+	hs := spans(taps(sw, kx, tw))
+	// Horizontal pass: ch rows of tw premultiplied pixels.
+	mid := make([]float32, 4*tw*ch)
+	parallel(ch, cw*ch >= 1<<15, func(y0, y1 int) {
+		row := make([]float32, 4*cw)
 		for y := y0; y < y1; y++ {
-			premultiply(src[4*cw*y:4*cw*(y+1)], img.Pix[y*img.Stride:y*img.Stride+4*cw])
+			premultiply(row, img.Pix[y*img.Stride:y*img.Stride+4*cw])
+			hconv(mid[4*tw*y:4*tw*(y+1)], row, hs)
 		}
 	})
-	// Vertical pass: th rows of cw pixels.
-	mid := src
-	if ch != th || ky != 1 {
-		vts := taps(sh, ky, th)
-		mid = make([]float32, 4*cw*th)
-		parallel(th, cw*th >= 1<<14, func(y0, y1 int) {
-			for y := y0; y < y1; y++ {
-				acc := mid[4*cw*y : 4*cw*(y+1)]
-				for _, w := range vts[y] {
-					row := src[4*cw*int(w.index) : 4*cw*(int(w.index)+1)]
-					row = row[:len(acc)]
-					wt := w.weight
-					for i, v := range row {
-						acc[i] += v * wt
-					}
-				}
-			}
-		})
-	}
-	// Horizontal pass, rounding into NRGBA.
+	// Vertical pass, contiguous rows, rounding into NRGBA.
+	vs := spans(taps(sh, ky, th))
 	out := image.NewNRGBA(image.Rect(0, 0, tw, th))
-	var hts [][]tap
-	if cw != tw || kx != 1 {
-		hts = taps(sw, kx, tw)
-	}
-	parallel(th, cw*th >= 1<<14, func(y0, y1 int) {
-		line := make([]float32, 4*tw)
+	parallel(th, tw*ch >= 1<<14, func(y0, y1 int) {
+		acc := make([]float32, 4*tw)
 		for y := y0; y < y1; y++ {
-			row := mid[4*cw*y : 4*cw*(y+1)]
-			if hts == nil {
-				copy(line, row)
-			} else {
-				for x, t := range hts {
-					var r, g, b, a float32
-					for _, w := range t {
-						i := 4 * int(w.index)
-						s := row[i : i+4 : i+4]
-						r += s[0] * w.weight
-						g += s[1] * w.weight
-						b += s[2] * w.weight
-						a += s[3] * w.weight
-					}
-					d := line[4*x : 4*x+4 : 4*x+4]
-					d[0], d[1], d[2], d[3] = r, g, b, a
+			clear(acc)
+			s := vs[y]
+			for j, wt := range s.w {
+				src := mid[4*tw*(s.first+j) : 4*tw*(s.first+j+1)]
+				src = src[:len(acc)]
+				for i, v := range src {
+					acc[i] += v * wt
 				}
 			}
-			unpremultiply(out.Pix[y*out.Stride:y*out.Stride+4*tw], line)
+			unpremultiply(out.Pix[y*out.Stride:y*out.Stride+4*tw], acc)
 		}
 	})
 	return out
