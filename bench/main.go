@@ -60,6 +60,9 @@ func main() {
 		log.Fatal(err)
 	}
 	fmt.Print(rep.Markdown())
+	if o.Results != "" {
+		fmt.Printf("\nWritten: %s, and the chart %s\n", filepath.Join(o.Results, "latest.md"), filepath.Join(o.Results, "latest.png"))
+	}
 }
 
 // benchImages draws the bench sources: the 2017 illustration, a
