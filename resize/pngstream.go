@@ -350,8 +350,9 @@ func decodePNGStream(br *bufio.Reader, info pngInfo, sink rowSink, pipeline bool
 	if zhdr[0]&0x0f != 8 || zhdr[0]>>4 > 7 || (uint(zhdr[0])<<8|uint(zhdr[1]))%31 != 0 || zhdr[1]&0x20 != 0 {
 		return errCorruptPNG("zlib: invalid header")
 	}
+	// Not closed: on an early return the inflating goroutine may still be
+	// reading it, and a flate reader holds nothing but memory.
 	zr := flate.NewReader(zbr)
-	defer zr.Close()
 	sum := adler32.New()
 	bpp := info.bytesPerPixel()
 	stride := 1 + info.width*bpp
@@ -394,7 +395,10 @@ func decodePNGStream(br *bufio.Reader, info pngInfo, sink rowSink, pipeline bool
 				}
 				n := min(batchRows, info.height-y)
 				if _, err := io.ReadFull(zr, buf[:n*stride]); err != nil {
-					full <- rowBatch{err: inflateErr(err)}
+					select {
+					case full <- rowBatch{err: inflateErr(err)}:
+					case <-stop:
+					}
 					return
 				}
 				select {

@@ -4,13 +4,16 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
 	"image"
 	"image/color"
 	"image/png"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/disintegration/imaging"
 
@@ -194,4 +197,29 @@ func writeChunk(out *bytes.Buffer, typ string, data []byte) {
 	out.Write(data)
 	binary.BigEndian.PutUint32(b[:4], crc32.Update(crc32.ChecksumIEEE([]byte(typ)), crc32.IEEETable, data))
 	out.Write(b[:4])
+}
+
+// TestPipelineErrorsLeakNothing: a large PNG that breaks mid-stream is
+// refused, and the read-ahead and inflating goroutines end with the call.
+func TestPipelineErrorsLeakNothing(t *testing.T) {
+	src := testimages.EncodePNG(testimages.Photo(1400, 1000, 9))
+	before := runtime.NumGoroutine()
+	for _, cut := range []int{len(src) / 3, len(src) * 2 / 3, len(src) - 20} {
+		_, err := Thumbnail(bytes.NewReader(src[:cut]), Options{Width: 90})
+		if !errors.Is(err, ErrCorrupt) {
+			t.Errorf("cut at %d: %v, want ErrCorrupt", cut, err)
+		}
+	}
+	bad := bytes.Clone(src)
+	bad[len(bad)/2] ^= 0x55 // inside the deflate stream
+	if _, err := Thumbnail(bytes.NewReader(bad), Options{Width: 90}); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("flipped byte: %v, want ErrCorrupt", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines left behind", n-before)
+	}
 }
