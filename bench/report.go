@@ -121,7 +121,8 @@ func (r *Report) Chart() image.Image {
 	orange := color.RGBA{235, 140, 40, 255}
 	for i, row := range rows {
 		y := top + i*rowH
-		label := row.Scenario
+		// The bitmap font is ASCII only.
+		label := strings.ReplaceAll(row.Scenario, "×", "x")
 		if len(label) > 64 {
 			label = label[:61] + "..."
 		}
