@@ -100,6 +100,7 @@ func Hot(ctx context.Context, h http.Handler, stdin io.Reader, stdout io.Writer)
 	br := bufio.NewReader(stdin) // one reader for the whole loop: no byte lost
 	bw := bufio.NewWriter(stdout)
 	for {
+		skipBlankLines(br)
 		req, err := http.ReadRequest(br)
 		if errors.Is(err, io.EOF) {
 			return nil
@@ -109,7 +110,9 @@ func Hot(ctx context.Context, h http.Handler, stdin io.Reader, stdout io.Writer)
 				// The stream ended inside a request: nobody waits for an answer.
 				return nil
 			}
-			skipHeader(br)
+			if headerUnread(err) {
+				skipHeader(br)
+			}
 			if err := writeResponse(bw, errorResponse(fmt.Errorf("ironfn: malformed request: %w", err), thumbs.BadRequest)); err != nil {
 				return err
 			}
@@ -122,18 +125,49 @@ func Hot(ctx context.Context, h http.Handler, stdin io.Reader, stdout io.Writer)
 	}
 }
 
+// skipBlankLines drops empty lines between requests, as HTTP servers do.
+func skipBlankLines(br *bufio.Reader) {
+	for {
+		b, err := br.Peek(2)
+		switch {
+		case err == nil && b[0] == '\r' && b[1] == '\n':
+			br.Discard(2)
+		case len(b) > 0 && b[0] == '\n':
+			br.Discard(1)
+		default:
+			return
+		}
+	}
+}
+
+// headerUnread reports whether a ReadRequest error came from the request
+// line or a header line, before the blank line that ends the header was
+// read. Errors found after it (duplicate Host, bad Content-Length) leave the
+// stream at the body.
+func headerUnread(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "malformed HTTP") || strings.Contains(msg, "malformed MIME") ||
+		strings.Contains(msg, "invalid") && strings.Contains(msg, "header")
+}
+
 // skipHeader drops what is left of a malformed request's header, up to
 // and including the blank line that ends it, so the next request is read
 // from its start.
 func skipHeader(br *bufio.Reader) {
+	partial := false // inside a line longer than the buffer
 	for {
 		line, err := br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
+			partial = true
 			continue
 		}
-		if err != nil || len(line) <= 2 && strings.TrimSpace(string(line)) == "" {
+		if err != nil {
 			return
 		}
+		if !partial && strings.TrimSpace(string(line)) == "" {
+			return
+		}
+		partial = false
 	}
 }
 

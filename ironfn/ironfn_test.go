@@ -98,3 +98,34 @@ func TestHotEndsInsideRequest(t *testing.T) {
 		t.Errorf("err %v, wrote %q", err, out.String())
 	}
 }
+
+// TestHotFramingEdges: blank lines between requests are skipped, and a
+// request whose header was read whole before it failed does not swallow
+// the next one.
+func TestHotFramingEdges(t *testing.T) {
+	in := request("http//h/r/a/thumbs?one", "") +
+		"\r\n\r\n" +
+		"GET / HTTP/1.1\r\nRequest_url: http//h/r/a/thumbs?dup\r\nHost: a\r\nHost: b\r\nContent-Length: 0\r\n\r\n" +
+		request("http//h/r/a/thumbs?two", "") +
+		"GET / HTTP/1.1\r\nX-Long: " + strings.Repeat("x", 5000) + "\r\n\r\n" +
+		request("http//h/r/a/thumbs?three", "")
+	var out bytes.Buffer
+	if err := Hot(context.Background(), echo, strings.NewReader(in), &out); err != nil {
+		t.Fatal(err)
+	}
+	rs := responses(t, out.Bytes())
+	var got []string
+	for _, r := range rs {
+		b, _ := io.ReadAll(r.Body)
+		got = append(got, strconv.Itoa(r.StatusCode)+" "+strings.SplitN(string(b), "\n", 2)[0])
+	}
+	want := []string{"200 one", "400", "200 two", "400", "200 three"}
+	if len(got) != len(want) {
+		t.Fatalf("responses %q, want %d", got, len(want))
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("response %d: %q, want %q", i, got[i], want[i])
+		}
+	}
+}

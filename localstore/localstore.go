@@ -140,10 +140,12 @@ func (d *Dir) Put(_ context.Context, key string, body []byte, contentType string
 	if err := d.root.MkdirAll(path.Dir(mp), 0o755); err != nil {
 		return mapErr("put", key, err)
 	}
-	if err := d.writeAtomic(mp, m); err != nil {
+	// The object first, its metadata last: a failure between the two
+	// leaves old metadata, which at worst makes the thumbnail anew.
+	if err := d.writeAtomic(key, body); err != nil {
 		return mapErr("put", key, err)
 	}
-	if err := d.writeAtomic(key, body); err != nil {
+	if err := d.writeAtomic(mp, m); err != nil {
 		return mapErr("put", key, err)
 	}
 	return nil

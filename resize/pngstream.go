@@ -42,7 +42,10 @@ const (
 // peekPNGHeader reads the signature and IHDR without consuming them. ok
 // is false when the stream is not a PNG.
 func peekPNGHeader(br *bufio.Reader) (info pngInfo, ok bool, err error) {
-	b, _ := br.Peek(8 + 8 + 13 + 4)
+	b, err := br.Peek(8 + 8 + 13 + 4)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return info, false, err
+	}
 	if len(b) < 8 || string(b[:8]) != pngSignature {
 		return info, false, nil
 	}
@@ -112,12 +115,18 @@ var errCorruptPNG = func(msg string) error { return fmt.Errorf("%w: png: %s", Er
 
 func (c *chunkReader) readFull(b []byte) error {
 	if _, err := io.ReadFull(c.r, b); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
-		return fmt.Errorf("%w: png: %v", ErrCorrupt, err)
+		return sourceErr(err)
 	}
 	return nil
+}
+
+// sourceErr tells a file that ends too soon (corrupt) from a source that
+// failed (storage, deadline, size limit), which is passed on as it is.
+func sourceErr(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return errCorruptPNG("unexpected EOF")
+	}
+	return err
 }
 
 func (c *chunkReader) checkCRC() error {
@@ -290,6 +299,9 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 		c.inIDAT = false
 		var hdr [8]byte
 		b, err := c.r.Peek(8)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return 0, err
+		}
 		if err != nil || string(b[4:8]) != "IDAT" {
 			c.done = true
 			return 0, io.EOF
@@ -310,7 +322,7 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 	c.crc = crc32.Update(c.crc, crc32.IEEETable, p[:n])
 	c.remaining -= uint32(n)
 	if err == io.EOF {
-		err = io.ErrUnexpectedEOF
+		err = errCorruptPNG("unexpected EOF in image data")
 	}
 	return n, err
 }
@@ -331,7 +343,7 @@ const batchRows = 16
 // goroutine while this one unfilters and converts.
 func decodePNGStream(br *bufio.Reader, info pngInfo, sink rowSink, pipeline bool) error {
 	if _, err := br.Discard(8 + 8 + 13 + 4); err != nil {
-		return fmt.Errorf("%w: png: %v", ErrCorrupt, err)
+		return sourceErr(err)
 	}
 	c := &chunkReader{r: br, info: info}
 	if err := c.next(); err != nil {
@@ -377,23 +389,26 @@ func decodePNGStream(br *bufio.Reader, info pngInfo, sink rowSink, pipeline bool
 			cur, prev = prev, cur
 		}
 	} else {
+		// Batches of about 1 MiB (one row at least), never more rows than
+		// the image has.
+		rowsPer := min(max(1, (1<<20)/stride), batchRows, info.height)
 		free := make(chan []byte, 3)
 		full := make(chan rowBatch, 2)
 		for range 3 {
-			free <- make([]byte, stride*batchRows)
+			free <- make([]byte, stride*rowsPer)
 		}
 		stop := make(chan struct{})
 		defer close(stop)
 		go func() {
 			defer close(full)
-			for y := 0; y < info.height; y += batchRows {
+			for y := 0; y < info.height; y += rowsPer {
 				var buf []byte
 				select {
 				case buf = <-free:
 				case <-stop:
 					return
 				}
-				n := min(batchRows, info.height-y)
+				n := min(rowsPer, info.height-y)
 				if _, err := io.ReadFull(zr, buf[:n*stride]); err != nil {
 					select {
 					case full <- rowBatch{err: inflateErr(err)}:
@@ -463,14 +478,19 @@ func decodePNGStream(br *bufio.Reader, info pngInfo, sink rowSink, pipeline bool
 	return nil
 }
 
+// inflateErr classifies an error met while inflating: a broken stream is
+// a corrupt image; a failing source is passed on as it is.
 func inflateErr(err error) error {
-	if errors.Is(err, ErrCorrupt) {
+	var ce flate.CorruptInputError
+	switch {
+	case errors.Is(err, ErrCorrupt):
 		return err
-	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		return errCorruptPNG("not enough pixel data")
+	case errors.As(err, &ce):
+		return fmt.Errorf("%w: png: %v", ErrCorrupt, err)
 	}
-	return fmt.Errorf("%w: png: %v", ErrCorrupt, err)
+	return err
 }
 
 // unfilter reverses the row's filter in place; cur[0] is the filter type,

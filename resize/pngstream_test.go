@@ -223,3 +223,43 @@ func TestPipelineErrorsLeakNothing(t *testing.T) {
 		t.Errorf("%d goroutines left behind", n-before)
 	}
 }
+
+// failingReader yields data, then fails with err.
+type failingReader struct {
+	data []byte
+	err  error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if len(f.data) == 0 {
+		return 0, f.err
+	}
+	n := copy(p, f.data)
+	f.data = f.data[n:]
+	return n, nil
+}
+
+// TestSourceFailureIsNotCorruption: a source that breaks mid-stream is
+// reported as its own error, not as a corrupt image.
+func TestSourceFailureIsNotCorruption(t *testing.T) {
+	errStorage := errors.New("storage went away")
+	small := testimages.EncodePNG(testimages.Illustration(400, 400))
+	big := testimages.EncodePNG(testimages.Photo(1400, 1000, 9))
+	for _, src := range [][]byte{small, big} {
+		for _, cut := range []int{4, 20, len(src) / 2} {
+			_, err := Thumbnail(&failingReader{data: src[:cut], err: errStorage}, Options{Width: 90})
+			if !errors.Is(err, errStorage) || errors.Is(err, ErrCorrupt) {
+				t.Errorf("%d-byte source cut at %d: %v, want the storage error", len(src), cut, err)
+			}
+		}
+	}
+	// The size cap is a size error, not corruption.
+	if _, err := Thumbnail(bytes.NewReader(big), Options{Width: 90, MaxBytes: int64(len(big) / 2)}); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("over MaxBytes: %v, want ErrTooLarge", err)
+	}
+	// A side longer than MaxSide is refused from the header.
+	wide := testimages.Bomb(MaxSide+1, 1)
+	if _, err := Thumbnail(bytes.NewReader(wide), Options{Width: 90, MaxPixels: 1 << 30}); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("%d px wide: %v, want ErrTooLarge", MaxSide+1, err)
+	}
+}

@@ -276,10 +276,18 @@ func resizeTo(img image.Image, tw, th int) image.Image {
 	return imaging.Resize(img, tw, th, imaging.Lanczos)
 }
 
+// MaxSide bounds either side of a source, whatever its pixel count, so a
+// single row (which the decoder must hold) stays small: an image
+// 50,000,000 pixels wide and one high would need 400 MB a row.
+const MaxSide = 1 << 16
+
 func checkPixels(w, h int, maxPixels int64) error {
 	if px := int64(w) * int64(h); maxPixels > 0 && px > maxPixels {
 		return fmt.Errorf("%w: %dx%d is %d pixels, more than the limit of %d",
 			ErrTooLarge, w, h, px, maxPixels)
+	}
+	if w > MaxSide || h > MaxSide {
+		return fmt.Errorf("%w: %dx%d: a side is longer than %d pixels", ErrTooLarge, w, h, MaxSide)
 	}
 	return nil
 }

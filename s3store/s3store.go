@@ -237,7 +237,7 @@ func (b *Bucket) mapErr(ctx context.Context, op, key string, err error) error {
 			kind = store.ErrNotFound
 		case "NoSuchBucket":
 			kind = store.ErrNoBucket
-		case "KeyTooLongError", "InvalidArgument", "InvalidURI", "InvalidObjectName", "XMinioInvalidObjectName",
+		case "KeyTooLongError", "InvalidURI", "InvalidObjectName", "XMinioInvalidObjectName",
 			"ExistingObjectIsDirectory", "ObjectParentIsFile", "DirectoryObjectContainsData":
 			kind = store.ErrInvalidKey
 		case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "Forbidden":
@@ -250,7 +250,9 @@ func (b *Bucket) mapErr(ctx context.Context, op, key string, err error) error {
 				case code == http.StatusForbidden:
 					kind = store.ErrDenied
 				case code == http.StatusBadRequest:
-					kind = store.ErrInvalidKey
+					// A 400 about anything but the key (region, token,
+					// request) is ours to fix, not the client's.
+					kind = store.ErrDenied
 				}
 			}
 		}

@@ -196,28 +196,44 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		}
 	}
 	c.outcome = "miss"
-	// Identical concurrent misses share one transform and one write.
-	v, err, shared := h.inflight.Do(c.key, func() (any, error) {
-		t, err := h.make(ctx, req, c)
+	// Identical concurrent misses share one transform and one write. It
+	// runs on its own deadline, not the first caller's, and each caller
+	// waits on its own.
+	ch := h.inflight.DoChan(c.key, func() (any, error) {
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.CallTimeout)
+		defer cancel()
+		tc := &call{key: c.key, start: time.Now(), last: time.Now()}
+		t, err := h.make(tctx, req, tc)
 		if err != nil {
 			return nil, err
 		}
 		if h.cfg.Cache {
 			meta := map[string]string{MetaETag: t.etag, MetaSourceETag: t.sourceETag}
-			if err := h.thumbs.Put(ctx, c.key, t.data, t.contentType, meta); err != nil {
+			if err := h.thumbs.Put(tctx, c.key, t.data, t.contentType, meta); err != nil {
 				h.log.Error("thumbs: storing thumbnail failed; served it anyway", "key", c.key, "err", err)
 			}
-			c.mark("store")
+			tc.mark("store")
 		}
+		t.phases = tc.phases
 		return t, nil
 	})
-	if err != nil {
-		return err
-	}
-	if shared {
-		c.outcome = "shared"
+	var v any
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return r.Err
+		}
+		v = r.Val
+		if r.Shared {
+			c.outcome = "shared"
+		}
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	t := v.(*thumbnail)
+	for _, p := range t.phases {
+		c.add(p.name, p.dur)
+	}
 	hd := w.Header()
 	h.successHeaders(hd, t.contentType, t.etag, c)
 	hd.Set("Content-Length", strconv.Itoa(len(t.data)))
@@ -314,6 +330,7 @@ type thumbnail struct {
 	contentType string
 	etag        string
 	sourceETag  string
+	phases      []phase // of the transform, for Server-Timing
 }
 
 // make fetches the original and makes its thumbnail.

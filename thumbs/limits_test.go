@@ -180,3 +180,34 @@ func TestErrorsAreJSON(t *testing.T) {
 		t.Errorf("%d, Content-Length %q", w.Code, w.Header().Get("Content-Length"))
 	}
 }
+
+// TestSharedTransformOutlivesFirstCaller: the first caller of a shared
+// transform going away does not fail the others waiting on it.
+func TestSharedTransformOutlivesFirstCaller(t *testing.T) {
+	e := newEnv(t, nil)
+	g := &gated{Store: e.images, gate: make(chan struct{}), enter: make(chan struct{}, 10)}
+	h := thumbs.New(config.Default(), g, e.thumbs, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan int)
+	go func() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/?filename=cat.png&size=64", nil).WithContext(ctx))
+		first <- w.Code
+	}()
+	<-g.enter
+	second := make(chan *httptest.ResponseRecorder)
+	go func() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/?filename=cat.png&size=64", nil))
+		second <- w
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cancel() // the first caller goes away
+	if code := <-first; code != http.StatusGatewayTimeout {
+		t.Errorf("first caller: %d, want 504", code)
+	}
+	close(g.gate)
+	if w := <-second; w.Code != 200 || w.Body.Len() == 0 {
+		t.Errorf("second caller: %d", w.Code)
+	}
+}
