@@ -127,10 +127,13 @@ func resample(img *image.NRGBA, sw, sh, kx, ky, tw, th int) *image.NRGBA {
 		return img
 	}
 	hs := spans(taps(sw, kx, tw))
-	// Horizontal pass: ch rows of tw premultiplied pixels.
-	mid := make([]float32, 4*tw*ch)
+	// Horizontal pass: ch rows of tw premultiplied pixels. Every value is
+	// written, so a reused buffer needs no clearing.
+	mid := getFloats(4 * tw * ch)
+	defer putFloats(mid)
 	parallel(ch, cw*ch >= 1<<15, func(y0, y1 int) {
-		row := make([]float32, 4*cw)
+		row := getFloats(4 * cw)
+		defer putFloats(row)
 		for y := y0; y < y1; y++ {
 			premultiply(row, img.Pix[y*img.Stride:y*img.Stride+4*cw])
 			hconv(mid[4*tw*y:4*tw*(y+1)], row, hs)
@@ -140,7 +143,8 @@ func resample(img *image.NRGBA, sw, sh, kx, ky, tw, th int) *image.NRGBA {
 	vs := spans(taps(sh, ky, th))
 	out := image.NewNRGBA(image.Rect(0, 0, tw, th))
 	parallel(th, tw*ch >= 1<<14, func(y0, y1 int) {
-		acc := make([]float32, 4*tw)
+		acc := getFloats(4 * tw)
+		defer putFloats(acc)
 		for y := y0; y < y1; y++ {
 			clear(acc)
 			s := vs[y]
@@ -156,6 +160,19 @@ func resample(img *image.NRGBA, sw, sh, kx, ky, tw, th int) *image.NRGBA {
 	})
 	return out
 }
+
+// floatPool keeps the resampler's buffers between calls (hot processes
+// and the local server make many thumbnails).
+var floatPool sync.Pool
+
+func getFloats(n int) []float32 {
+	if p, ok := floatPool.Get().(*[]float32); ok && cap(*p) >= n {
+		return (*p)[:n]
+	}
+	return make([]float32, n)
+}
+
+func putFloats(b []float32) { floatPool.Put(&b) }
 
 // parallel runs f over [0, n) in two halves on two cores when big is set
 // and there are two, else in one go.
