@@ -13,24 +13,37 @@ import (
 	"github.com/iron-thumbs/iron_thumbs/urlsig"
 )
 
-// runSign prints a signed URL for a filename and size.
-func runSign(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sign", flag.ContinueOnError)
+// command parses a subcommand's flags, checks its argument count and reads
+// the configuration. A non-zero code means the command must exit with it
+// (the reason is already on stderr).
+func command(fs *flag.FlagSet, usage string, args []string, argsOK func(n int) bool,
+	getenv func(string) string, stderr io.Writer) (config.Config, int) {
 	fs.SetOutput(stderr)
-	base := fs.String("base", "http://localhost:8080/r/iron_thumbs/thumbs", "the function's public `URL`")
-	ttl := fs.Duration("ttl", 0, "lifetime of the URL, e.g. 24h (default: no expiry)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: SIGNING_KEY=... iron_thumbs sign [-base URL] [-ttl 24h] FILENAME SIZE")
+		fmt.Fprintln(stderr, "usage: "+usage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() != 2 {
+	if err := fs.Parse(args); err != nil || !argsOK(fs.NArg()) {
 		fs.Usage()
-		return thumbs.BadRequest.ExitCode()
+		return config.Config{}, thumbs.BadRequest.ExitCode()
 	}
 	cfg, err := config.FromEnv(getenv)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
-		return thumbs.Config.ExitCode()
+		return cfg, thumbs.Config.ExitCode()
+	}
+	return cfg, 0
+}
+
+// runSign prints a signed URL for a filename and size.
+func runSign(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sign", flag.ContinueOnError)
+	base := fs.String("base", "http://localhost:8080/r/iron_thumbs/thumbs", "the function's public `URL`")
+	ttl := fs.Duration("ttl", 0, "lifetime of the URL, e.g. 24h (default: no expiry)")
+	cfg, code := command(fs, "SIGNING_KEY=... iron_thumbs sign [-base URL] [-ttl 24h] FILENAME SIZE",
+		args, func(n int) bool { return n == 2 }, getenv, stderr)
+	if code != 0 {
+		return code
 	}
 	if cfg.SigningKey == "" {
 		fmt.Fprintln(stderr, "sign: SIGNING_KEY is not set")
@@ -53,20 +66,11 @@ func runSign(args []string, getenv func(string) string, stdout, stderr io.Writer
 // runPurge deletes every stored thumbnail of the named files.
 func runPurge(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("purge", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	local := fs.String("local", "", "purge from the folder `DIR`/thumbs instead of S3")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: iron_thumbs purge [-local DIR] FILENAME...")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil || fs.NArg() == 0 {
-		fs.Usage()
-		return thumbs.BadRequest.ExitCode()
-	}
-	cfg, err := config.FromEnv(getenv)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return thumbs.Config.ExitCode()
+	cfg, code := command(fs, "iron_thumbs purge [-local DIR] FILENAME...",
+		args, func(n int) bool { return n > 0 }, getenv, stderr)
+	if code != 0 {
+		return code
 	}
 	_, th, closeAll, err := openStores(cfg, *local)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/iron-thumbs/iron_thumbs/config"
 	"github.com/iron-thumbs/iron_thumbs/resize"
 	"github.com/iron-thumbs/iron_thumbs/thumbs"
 )
@@ -15,21 +14,12 @@ import (
 // a transform can be tried without any server.
 func runResize(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("resize", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	width := fs.Int("w", 180, "thumbnail width in pixels")
 	out := fs.String("o", "", "write the thumbnail to `FILE` (default: stdout)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: iron_thumbs resize [-w WIDTH] [-o OUT] SRC")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
-		fs.Usage()
-		return thumbs.BadRequest.ExitCode()
-	}
-	cfg, err := config.FromEnv(getenv)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return thumbs.Config.ExitCode()
+	cfg, code := command(fs, "iron_thumbs resize [-w WIDTH] [-o OUT] SRC",
+		args, func(n int) bool { return n == 1 }, getenv, stderr)
+	if code != 0 {
+		return code
 	}
 	if *width < 1 || *width > cfg.MaxWidth {
 		fmt.Fprintf(stderr, "resize: -w %d: want 1 to %d\n", *width, cfg.MaxWidth)
