@@ -122,20 +122,19 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	str("S3_SECRET_KEY", &c.S3SecretKey)
 	str("THUMB_CACHE_CONTROL", &c.CacheControl)
 	str("SIGNING_KEY", &c.SigningKey)
-	switch v := strings.ToLower(getenv("THUMB_CACHE")); v {
-	case "", "on", "true", "1":
-	case "off", "false", "0":
-		c.Cache = false
-	default:
-		errs = append(errs, fmt.Errorf("THUMB_CACHE=%q: want on or off", v))
+	onOff := func(name string, dst *bool) {
+		switch v := strings.ToLower(getenv(name)); v {
+		case "":
+		case "on", "true", "1":
+			*dst = true
+		case "off", "false", "0":
+			*dst = false
+		default:
+			errs = append(errs, fmt.Errorf("%s=%q: want on or off", name, v))
+		}
 	}
-	switch v := strings.ToLower(getenv("THUMB_FRESHNESS")); v {
-	case "", "off", "false", "0":
-	case "on", "true", "1":
-		c.Freshness = true
-	default:
-		errs = append(errs, fmt.Errorf("THUMB_FRESHNESS=%q: want on or off", v))
-	}
+	onOff("THUMB_CACHE", &c.Cache)
+	onOff("THUMB_FRESHNESS", &c.Freshness)
 	small("THUMB_MAX_SIZE", &c.MaxWidth)
 	small("JPEG_QUALITY", &c.JPEGQuality)
 	small("THUMB_CONCURRENCY", &c.Concurrency)

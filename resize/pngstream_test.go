@@ -3,9 +3,7 @@ package resize
 import (
 	"bufio"
 	"bytes"
-	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"image/png"
@@ -60,20 +58,11 @@ func pngVariants() map[string][]byte {
 	out["gray16"] = enc(g16)
 	// Gray+alpha is written by image/png as RGBA; the tRNS variants are
 	// made by inserting a chunk into PNGs image/png wrote.
-	out["rgb8-trns"] = insertChunk(enc(rgb), "tRNS", []byte{0, 7, 0, 11, 0, 0})
-	out["gray8-trns"] = insertChunk(testimages.Gray(40, 30), "tRNS", []byte{0, 0})
-	out["gray16-trns"] = insertChunk(enc(g16), "tRNS", []byte{0x00, 0x01})
-	out["rgb16-trns"] = insertChunk(enc(rgb16), "tRNS", []byte{0, 0, 0x0a, 0xf0, 0x03, 0xe7})
+	out["rgb8-trns"] = testimages.InsertChunk(enc(rgb), "tRNS", []byte{0, 7, 0, 11, 0, 0})
+	out["gray8-trns"] = testimages.InsertChunk(testimages.Gray(40, 30), "tRNS", []byte{0, 0})
+	out["gray16-trns"] = testimages.InsertChunk(enc(g16), "tRNS", []byte{0x00, 0x01})
+	out["rgb16-trns"] = testimages.InsertChunk(enc(rgb16), "tRNS", []byte{0, 0, 0x0a, 0xf0, 0x03, 0xe7})
 	return out
-}
-
-// insertChunk puts a chunk right after IHDR.
-func insertChunk(p []byte, typ string, data []byte) []byte {
-	var c bytes.Buffer
-	writeChunk(&c, typ, data)
-	out := append([]byte{}, p[:33]...)
-	out = append(out, c.Bytes()...)
-	return append(out, p[33:]...)
 }
 
 // streamDecode decodes with the stream decoder into a full image.
@@ -187,16 +176,6 @@ func TestQualityLarge(t *testing.T) {
 			}
 		}
 	}
-}
-
-func writeChunk(out *bytes.Buffer, typ string, data []byte) {
-	var b [8]byte
-	binary.BigEndian.PutUint32(b[:4], uint32(len(data)))
-	copy(b[4:], typ)
-	out.Write(b[:])
-	out.Write(data)
-	binary.BigEndian.PutUint32(b[:4], crc32.Update(crc32.ChecksumIEEE([]byte(typ)), crc32.IEEETable, data))
-	out.Write(b[:4])
 }
 
 // TestPipelineErrorsLeakNothing: a large PNG that breaks mid-stream is

@@ -313,16 +313,31 @@ func Interlaced(img *image.NRGBA) []byte {
 	zw := zlib.NewWriter(&z)
 	zw.Write(raw.Bytes())
 	zw.Close()
+	return pngFile(w, h, 6, 1, z.Bytes()) // 8-bit RGBA, Adam7
+}
+
+// pngFile assembles an 8-bit PNG of the colour type and interlace method
+// around compressed image data.
+func pngFile(w, h int, colorType, interlace byte, idat []byte) []byte {
 	var out bytes.Buffer
 	out.WriteString("\x89PNG\r\n\x1a\n")
 	ihdr := make([]byte, 13)
 	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
 	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
-	ihdr[8], ihdr[9], ihdr[12] = 8, 6, 1 // 8-bit RGBA, Adam7
+	ihdr[8], ihdr[9], ihdr[12] = 8, colorType, interlace
 	chunk(&out, "IHDR", ihdr)
-	chunk(&out, "IDAT", z.Bytes())
+	chunk(&out, "IDAT", idat)
 	chunk(&out, "IEND", nil)
 	return out.Bytes()
+}
+
+// InsertChunk returns p, a PNG, with a chunk put right after IHDR.
+func InsertChunk(p []byte, typ string, data []byte) []byte {
+	var c bytes.Buffer
+	chunk(&c, typ, data)
+	out := append([]byte{}, p[:33]...)
+	out = append(out, c.Bytes()...)
+	return append(out, p[33:]...)
 }
 
 func chunk(out *bytes.Buffer, typ string, data []byte) {
@@ -356,16 +371,7 @@ func bomb(w, h int) []byte {
 		zw.Write(row)
 	}
 	zw.Close()
-	var out bytes.Buffer
-	out.WriteString("\x89PNG\r\n\x1a\n")
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
-	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
-	ihdr[8], ihdr[9] = 8, 0 // 8-bit grey
-	chunk(&out, "IHDR", ihdr)
-	chunk(&out, "IDAT", z.Bytes())
-	chunk(&out, "IEND", nil)
-	return out.Bytes()
+	return pngFile(w, h, 0, 0, z.Bytes()) // 8-bit grey
 }
 
 // Testdata returns the files of testdata/, by name.
