@@ -4,6 +4,7 @@ SHELL := /bin/bash
 
 GO            ?= go
 VERSITYGW_VERSION := v1.8.0
+STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TOOLS         := $(CURDIR)/.tools
 VERSITYGW     := $(TOOLS)/versitygw-$(VERSITYGW_VERSION)/versitygw
 ADDR          ?= 127.0.0.1:8080
@@ -20,7 +21,7 @@ help: ## list the targets
 .PHONY: run
 run: ## serve thumbnails on http://$(ADDR) from .run/images (seeded from testdata/), no S3 needed
 	@mkdir -p .run/images .run/thumbs
-	@for f in testdata/*; do [ -e ".run/images/$${f##*/}" ] || cp "$$f" .run/images/; done
+	@for f in testdata/*.*; do [ -e ".run/images/$${f##*/}" ] || cp "$$f" .run/images/; done
 	$(GO) run . serve -addr $(ADDR) -local .run
 
 .PHONY: build
@@ -53,10 +54,15 @@ $(VERSITYGW):
 	GOBIN=$(dir $@) CGO_ENABLED=0 $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
 
 .PHONY: test
-test: tools build ## vet, check formatting, and run every test against a real S3 server
+test: tools build check ## check the code, then run every test, the end-to-end ones against a real S3 server
+	IRON_THUMBS_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 30m ./...
+
+.PHONY: check
+check: ## gofmt, go vet, go mod tidy and staticcheck must find nothing
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
-	IRON_THUMBS_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 20m ./...
+	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod or go.sum is not tidy: run go mod tidy"; $(GO) mod tidy -diff; exit 1; }
+	$(GO) run $(STATICCHECK) ./...
 
 .PHONY: bench
 bench: tools build ## the ApacheBench scenarios, cold and hot, against versitygw: bench/results/latest.{md,png}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"debug/elf"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -11,46 +10,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/iron-thumbs/iron_thumbs/funcfile"
 	"github.com/iron-thumbs/iron_thumbs/internal/s3test"
 )
-
-func TestFuncYAML(t *testing.T) {
-	f, err := funcfile.Read("func.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f.Runtime != "go" || f.Path != "/thumbs" || f.Format != "http" || f.Name == "" || f.Version == "" {
-		t.Errorf("func.yaml: %+v", f)
-	}
-	if time.Duration(f.Timeout) != 30*time.Second || f.IdleTimeout.Seconds() < 1 {
-		t.Errorf("timeout %v, idle_timeout %v", time.Duration(f.Timeout), time.Duration(f.IdleTimeout))
-	}
-	if f.Memory == 0 || f.MaxConcurrency < 1 {
-		t.Errorf("memory %d, max_concurrency %d", f.Memory, f.MaxConcurrency)
-	}
-	if len(f.Headers) != 0 {
-		t.Errorf("route headers %v: IronFunctions sends them with errors too; keep them opt-in", f.Headers)
-	}
-	// Durations must be written with their unit: fn reads 30 as 30ns.
-	raw, _ := os.ReadFile("func.yaml")
-	var m map[string]any
-	if err := yaml.Unmarshal(raw, &m); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range []string{"timeout", "idle_timeout"} {
-		if _, ok := m[k].(string); !ok {
-			t.Errorf("%s is %v, want a Go duration string", k, m[k])
-		}
-	}
-	if _, err := funcfile.Parse([]byte("name: a\nversion: 1\nruntime: go\ntimeout: 30\n")); err == nil {
-		t.Error("a bare timeout passed the check")
-	}
-}
 
 // goMod returns go.mod's requirements: module -> version, and which are direct.
 func goMod(t *testing.T) (map[string]string, map[string]bool) {
@@ -206,31 +170,4 @@ func TestDockerfile(t *testing.T) {
 			t.Errorf("the Makefile's build lacks %s", want)
 		}
 	}
-}
-
-// TestStaticBinary checks the binary the tests ran: the Makefile's (and so
-// the Dockerfile's) static build under `make test`, the same flags otherwise.
-func TestStaticBinary(t *testing.T) {
-	f, err := elf.Open(binary)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
-			t.Errorf("binary is dynamically linked (%v)", p.Type)
-		}
-	}
-	if f.Section(".symtab") != nil {
-		t.Error("binary is not stripped")
-	}
-	fi, _ := os.Stat(binary)
-	size := fi.Size()
-	if ca, err := os.Stat("/etc/ssl/certs/ca-certificates.crt"); err == nil {
-		size += ca.Size()
-	}
-	if size > 20<<20 {
-		t.Errorf("binary plus CA bundle is %d bytes, want under 20 MB", size)
-	}
-	t.Logf("binary plus CA bundle: %.1f MB", float64(size)/(1<<20))
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net"
@@ -13,17 +12,15 @@ import (
 	"time"
 )
 
-// serveDirs maps a local door's base URL to its folder.
-var serveDirs = map[string]string{}
-
-// startServe runs the local door as `iron_thumbs serve -local DIR` would,
-// on a free loopback port, with testdata/ as the images folder.
-func startServe(t *testing.T, env map[string]string) string {
+// startServe runs the local door in-process as `iron_thumbs serve -local
+// DIR` would, on a free loopback port, with testdata/ as the images
+// folder. It returns the base URL and DIR.
+func startServe(t *testing.T, env map[string]string) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	images := filepath.Join(dir, "images")
 	os.MkdirAll(images, 0o755)
-	files, _ := filepath.Glob(filepath.Join("testdata", "*"))
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.*"))
 	for _, f := range files {
 		os.WriteFile(filepath.Join(images, filepath.Base(f)), mustRead(t, f), 0o644)
 	}
@@ -35,7 +32,7 @@ func startServe(t *testing.T, env map[string]string) string {
 	ln.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	var log bytes.Buffer
+	var log syncBuffer
 	go func() {
 		done <- run(ctx, []string{"serve", "-addr", addr, "-local", dir}, func(k string) string { return env[k] },
 			strings.NewReader(""), io.Discard, &log)
@@ -55,17 +52,16 @@ func startServe(t *testing.T, env map[string]string) string {
 	for range 100 {
 		if resp, err := http.Get(base + "/healthz"); err == nil {
 			resp.Body.Close()
-			serveDirs[base] = dir
-			return base
+			return base, dir
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("serve did not start: %s", log.String())
-	return ""
+	return "", ""
 }
 
 func TestServe(t *testing.T) {
-	base := startServe(t, nil)
+	base, _ := startServe(t, nil)
 	get := func(method, path string, hdr ...string) (*http.Response, []byte) {
 		t.Helper()
 		req, _ := http.NewRequest(method, base+path, nil)

@@ -101,15 +101,17 @@ func ensureImages(dir string, quick bool) (map[string][]byte, error) {
 	return out, nil
 }
 
-// build compiles the function with the Makefile's static build.
+// build compiles the function with the Makefile's static build, the one
+// place its flags are written.
 func build(work string) (string, error) {
-	bin := filepath.Join(work, "iron_thumbs")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building the function: %v\n%s", err, out)
+	bin, err := filepath.Abs(filepath.Join(work, "iron_thumbs"))
+	if err != nil {
+		return "", err
 	}
-	return filepath.Abs(bin)
+	if out, err := exec.Command("make", "-s", "build", "BIN="+bin).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("make build: %v\n%s", err, out)
+	}
+	return bin, nil
 }
 
 // serveHTTP serves h on a free loopback port until the returned stop.

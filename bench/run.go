@@ -15,8 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/iron-thumbs/iron_thumbs/internal/ironrunner"
 	"github.com/iron-thumbs/iron_thumbs/internal/s3test"
-	"github.com/iron-thumbs/iron_thumbs/ironrunner"
 	"github.com/iron-thumbs/iron_thumbs/resize"
 	"github.com/iron-thumbs/iron_thumbs/s3store"
 	"github.com/iron-thumbs/iron_thumbs/thumbs"
@@ -279,7 +279,7 @@ func (e *env) run(ctx context.Context, sc scenario) (Stats, error) {
 		st.PeakRSSKB = pk.kb.Load()
 		return st, err
 	case "presigned":
-		key := thumbs.KeyVersion + "/180/" + sc.image
+		key := thumbs.Request{Filename: sc.image, Width: 180}.Key()
 		u, err := s3store.New(e.s3.Client(), "thumbs").PresignGet(ctx, key, time.Hour)
 		if err != nil {
 			return Stats{}, err

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/iron-thumbs/iron_thumbs/ironrunner"
+	"github.com/iron-thumbs/iron_thumbs/internal/ironrunner"
 	"github.com/iron-thumbs/iron_thumbs/s3store"
 	"github.com/iron-thumbs/iron_thumbs/thumbs"
 )
@@ -108,7 +108,7 @@ func (e *env) vips(ctx context.Context, imgDir string) (*VipsResult, error) {
 		call := ironrunner.Call{URL: "/r/iron_thumbs/thumbs?" + thumbsQuery(name, 180)}
 		for range runs {
 			// A cold call that misses: the thumbnail is deleted first.
-			if err := thumbsBucket.Delete(ctx, thumbs.KeyVersion+"/180/"+name); err != nil {
+			if err := thumbsBucket.Delete(ctx, thumbs.Request{Filename: name, Width: 180}.Key()); err != nil {
 				return nil, err
 			}
 			t0 := time.Now()

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/iron-thumbs/iron_thumbs/thumbs"
 )
 
 // Config is every setting of the function. The zero value is not useful:
@@ -33,6 +35,12 @@ type Config struct {
 	// S3_SECRET_KEY). Both are required for the S3 store.
 	S3AccessKey string
 	S3SecretKey string
+	// S3MaxAttempts bounds the tries of one S3 request that failed with a
+	// retryable error (S3_MAX_ATTEMPTS, default 3).
+	S3MaxAttempts int
+	// S3ConnectTimeout bounds connecting to the S3 server
+	// (S3_CONNECT_TIMEOUT, Go duration, default 2s).
+	S3ConnectTimeout time.Duration
 
 	// Cache reads and writes the thumbs bucket (THUMB_CACHE, "on" or
 	// "off", default "on"). Off makes every thumbnail anew and stores
@@ -75,17 +83,19 @@ type Config struct {
 // Default returns the settings used when the environment says nothing.
 func Default() Config {
 	return Config{
-		ImageBucket:     "images",
-		ThumbBucket:     "thumbs",
-		S3Region:        "us-east-1",
-		Cache:           true,
-		MaxWidth:        2048,
-		CallTimeout:     10 * time.Second,
-		CacheControl:    "public, max-age=86400",
-		MaxSourceBytes:  50 << 20,
-		MaxSourcePixels: 50_000_000,
-		JPEGQuality:     85,
-		Concurrency:     runtime.NumCPU(),
+		ImageBucket:      "images",
+		ThumbBucket:      "thumbs",
+		S3Region:         "us-east-1",
+		S3MaxAttempts:    3,
+		S3ConnectTimeout: 2 * time.Second,
+		Cache:            true,
+		MaxWidth:         2048,
+		CallTimeout:      10 * time.Second,
+		CacheControl:     "public, max-age=86400",
+		MaxSourceBytes:   50 << 20,
+		MaxSourcePixels:  50_000_000,
+		JPEGQuality:      85,
+		Concurrency:      runtime.NumCPU(),
 	}
 }
 
@@ -138,15 +148,20 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	small("THUMB_MAX_SIZE", &c.MaxWidth)
 	small("JPEG_QUALITY", &c.JPEGQuality)
 	small("THUMB_CONCURRENCY", &c.Concurrency)
+	small("S3_MAX_ATTEMPTS", &c.S3MaxAttempts)
 	integer("MAX_SOURCE_BYTES", &c.MaxSourceBytes)
 	integer("MAX_SOURCE_PIXELS", &c.MaxSourcePixels)
-	if v := getenv("CALL_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("CALL_TIMEOUT=%q: want a Go duration such as 10s", v))
+	duration := func(name string, dst *time.Duration) {
+		if v := getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: want a Go duration such as 10s", name, v))
+			}
+			*dst = d
 		}
-		c.CallTimeout = d
 	}
+	duration("CALL_TIMEOUT", &c.CallTimeout)
+	duration("S3_CONNECT_TIMEOUT", &c.S3ConnectTimeout)
 	if v := getenv("THUMB_SIZES"); v != "" {
 		for f := range strings.SplitSeq(v, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -185,6 +200,12 @@ func (c Config) Validate() error {
 	if c.CallTimeout <= 0 || c.CallTimeout > 5*time.Minute {
 		errs = append(errs, fmt.Errorf("CALL_TIMEOUT=%s: want more than 0 and at most 5m", c.CallTimeout))
 	}
+	if c.S3ConnectTimeout <= 0 || c.S3ConnectTimeout > time.Minute {
+		errs = append(errs, fmt.Errorf("S3_CONNECT_TIMEOUT=%s: want more than 0 and at most 1m", c.S3ConnectTimeout))
+	}
+	if c.S3MaxAttempts > 10 {
+		errs = append(errs, fmt.Errorf("S3_MAX_ATTEMPTS=%d: want 1 to 10", c.S3MaxAttempts))
+	}
 	if c.JPEGQuality < 1 || c.JPEGQuality > 100 {
 		errs = append(errs, fmt.Errorf("JPEG_QUALITY=%d: want 1 to 100", c.JPEGQuality))
 	}
@@ -195,6 +216,23 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("MAX_SOURCE_BYTES and MAX_SOURCE_PIXELS must be positive"))
 	}
 	return errors.Join(errs...)
+}
+
+// Handler returns the thumbnail handler's options: the settings of a call,
+// without the storage settings. MaxTransforms is left to the door.
+func (c Config) Handler() thumbs.Options {
+	return thumbs.Options{
+		Cache:           c.Cache,
+		MaxWidth:        c.MaxWidth,
+		Sizes:           c.Sizes,
+		CallTimeout:     c.CallTimeout,
+		CacheControl:    c.CacheControl,
+		MaxSourceBytes:  c.MaxSourceBytes,
+		MaxSourcePixels: c.MaxSourcePixels,
+		JPEGQuality:     c.JPEGQuality,
+		SigningKey:      c.SigningKey,
+		Freshness:       c.Freshness,
+	}
 }
 
 // CheckS3 reports what is missing for the S3 store. A function started by
@@ -221,7 +259,7 @@ func (c Config) CheckS3() error {
 // deployment manages in the IronFunctions app's config.
 var Names = []string{
 	"IMAGE_BUCKET", "THUMB_BUCKET",
-	"S3_ENDPOINT", "S3_REGION", "S3_ACCESS_KEY", "S3_SECRET_KEY",
+	"S3_ENDPOINT", "S3_REGION", "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_MAX_ATTEMPTS", "S3_CONNECT_TIMEOUT",
 	"THUMB_CACHE", "THUMB_MAX_SIZE", "THUMB_SIZES", "CALL_TIMEOUT", "THUMB_CACHE_CONTROL",
 	"MAX_SOURCE_BYTES", "MAX_SOURCE_PIXELS", "JPEG_QUALITY", "THUMB_CONCURRENCY", "SIGNING_KEY",
 	"THUMB_FRESHNESS",

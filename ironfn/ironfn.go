@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httputil"
+	"net/textproto"
 	"strconv"
 	"strings"
 
@@ -27,11 +29,27 @@ import (
 // no body; larger ones are skipped and answered 413.
 const MaxBody = 1 << 20
 
-// recorder is a buffering http.ResponseWriter.
+// maxHeader bounds a hot request's header; the rest of a longer one is
+// skipped and the request answered 400.
+const maxHeader = 64 << 10
+
+// QueryOf returns the raw query of an IronFunctions REQUEST_URL. The server
+// builds that URL without a colon after the scheme
+// ("http//host/r/app/thumbs?filename=a.png&size=180"), so only the part
+// after the first "?" is trusted.
+func QueryOf(requestURL string) string {
+	_, q, _ := strings.Cut(requestURL, "?")
+	q, _, _ = strings.Cut(q, "#")
+	return q
+}
+
+// recorder is a buffering http.ResponseWriter that also keeps the failure
+// the handler answered (thumbs.ErrorRecorder).
 type recorder struct {
 	header http.Header
 	status int
 	body   bytes.Buffer
+	err    *thumbs.Error
 }
 
 func newRecorder() *recorder { return &recorder{header: http.Header{}} }
@@ -49,6 +67,8 @@ func (r *recorder) Write(p []byte) (int, error) {
 	return r.body.Write(p)
 }
 
+func (r *recorder) RecordError(e *thumbs.Error) { r.err = e }
+
 // complete reports whether the body is as long as the handler announced.
 func (r *recorder) complete() bool {
 	cl := r.header.Get("Content-Length")
@@ -59,10 +79,10 @@ func (r *recorder) complete() bool {
 	return err == nil && n == r.body.Len()
 }
 
-// newCall builds the request the handler sees: always a GET of the
+// newHTTPCall builds the request the handler sees: always a GET of the
 // function's path with the call's query. Client headers are not passed on:
 // a conditional request would turn into an empty 200 behind IronFunctions.
-func newCall(ctx context.Context, rawQuery string) *http.Request {
+func newHTTPCall(ctx context.Context, rawQuery string) *http.Request {
 	r, _ := http.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
 	r.URL.RawQuery = rawQuery
 	r.RequestURI = "/?" + rawQuery
@@ -71,24 +91,30 @@ func newCall(ctx context.Context, rawQuery string) *http.Request {
 
 // Cold serves the one call of a default-format process. requestURL is the
 // REQUEST_URL variable. On success the body goes to stdout and Cold returns
-// 0; on failure nothing is written to stdout and Cold returns the exit code
-// of the failure's class (the handler has logged the reason on stderr).
-func Cold(ctx context.Context, h http.Handler, requestURL string, stdout io.Writer) int {
+// nil; on failure nothing is written to stdout and Cold returns the failure
+// the handler answered (its kind gives the exit code; the handler has
+// logged it).
+func Cold(ctx context.Context, h http.Handler, requestURL string, stdout io.Writer) error {
 	rec := newRecorder()
-	h.ServeHTTP(rec, newCall(ctx, thumbs.QueryOf(requestURL)))
-	if rec.status == 0 {
-		rec.status = http.StatusOK
-	}
-	if rec.status >= 300 {
-		return thumbs.ExitCode(rec.status)
-	}
-	if !rec.complete() {
-		return thumbs.Unavailable.ExitCode()
+	h.ServeHTTP(rec, newHTTPCall(ctx, QueryOf(requestURL)))
+	switch {
+	case rec.err != nil:
+		return rec.err
+	case rec.status >= 300:
+		return thumbs.Errorf(thumbs.KindInternal, "ironfn: the handler answered %d without an error", rec.status)
+	case !rec.complete():
+		return thumbs.Errorf(thumbs.KindUnavailable, "ironfn: thumbnail stream broke")
 	}
 	if _, err := stdout.Write(rec.body.Bytes()); err != nil {
-		return thumbs.Internal.ExitCode()
+		return &thumbs.Error{Kind: thumbs.KindInternal, Msg: "ironfn: writing the answer", Err: err}
 	}
-	return 0
+	return nil
+}
+
+// call is one hot request read from stdin, or why it could not be used.
+type call struct {
+	header http.Header
+	err    *thumbs.Error
 }
 
 // Hot serves hot-format calls from stdin until it closes, answering each
@@ -96,33 +122,144 @@ func Cold(ctx context.Context, h http.Handler, requestURL string, stdout io.Writ
 // cannot use is answered with an error and the loop goes on: a hot process
 // that exits or breaks framing leaves the caller waiting for the route
 // timeout.
+//
+// When ctx ends (SIGTERM), a call in progress is finished and answered on
+// its own deadline, then Hot returns; an idle Hot returns at once.
 func Hot(ctx context.Context, h http.Handler, stdin io.Reader, stdout io.Writer) error {
-	br := bufio.NewReader(stdin) // one reader for the whole loop: no byte lost
+	reqs := make(chan call)
+	stop := make(chan struct{})
+	defer close(stop)
+	readErr := make(chan error, 1)
+	go func() {
+		br := bufio.NewReader(stdin) // one reader for the whole loop: no byte lost
+		for {
+			req, err := readRequest(br)
+			if err != nil {
+				readErr <- err
+				close(reqs)
+				return
+			}
+			select {
+			case reqs <- req:
+			case <-stop:
+				return
+			}
+		}
+	}()
 	bw := bufio.NewWriter(stdout)
 	for {
-		skipBlankLines(br)
-		req, err := http.ReadRequest(br)
-		if errors.Is(err, io.EOF) {
+		select {
+		case <-ctx.Done():
 			return nil
-		}
-		if err != nil {
-			if _, perr := br.Peek(1); perr != nil {
-				// The stream ended inside a request: nobody waits for an answer.
+		case req, ok := <-reqs:
+			if !ok {
+				if err := <-readErr; !errors.Is(err, io.EOF) {
+					return fmt.Errorf("ironfn: reading stdin: %w", err)
+				}
 				return nil
 			}
-			if headerUnread(err) {
-				skipHeader(br)
+			rec := serveOne(context.WithoutCancel(ctx), h, req)
+			if err := writeResponse(bw, rec); err != nil {
+				return fmt.Errorf("ironfn: writing response: %w", err)
 			}
-			if err := writeResponse(bw, errorResponse(fmt.Errorf("ironfn: malformed request: %w", err), thumbs.BadRequest)); err != nil {
-				return err
+			if ctx.Err() != nil {
+				return nil
 			}
-			continue
-		}
-		rec := serveOne(ctx, h, req)
-		if err := writeResponse(bw, rec); err != nil {
-			return fmt.Errorf("ironfn: writing response: %w", err)
 		}
 	}
+}
+
+// readRequest reads one request, its body included, so that the next one
+// is read from its start whatever this one holds. It fails only when
+// stdin ends or breaks (io.EOF when it ends between requests or inside
+// one: nobody waits for an answer then).
+func readRequest(br *bufio.Reader) (call, error) {
+	skipBlankLines(br)
+	raw, tooLong, err := readHeader(br)
+	if err != nil {
+		return call{}, err
+	}
+	if tooLong {
+		// The body's length is unknown: treat it as empty.
+		return call{err: badRequest("ironfn: request header longer than %d bytes", maxHeader)}, nil
+	}
+	req, perr := http.ReadRequest(bufio.NewReader(bytes.NewReader(raw)))
+	var body io.Reader
+	switch {
+	case perr != nil:
+		// Skip the body the header announced, if it says so plainly.
+		n, _ := contentLength(raw)
+		body = io.LimitReader(br, n)
+	case req.ContentLength >= 0:
+		body = io.LimitReader(br, req.ContentLength)
+	default:
+		body = httputil.NewChunkedReader(br)
+	}
+	n, err := io.Copy(io.Discard, body)
+	if err != nil {
+		return call{}, unexpected(err)
+	}
+	if want, ok := contentLength(raw); ok && n < want {
+		return call{}, io.EOF
+	}
+	switch {
+	case perr != nil:
+		return call{err: badRequest("ironfn: malformed request: %v", perr)}, nil
+	case n > MaxBody:
+		return call{err: thumbs.Errorf(thumbs.KindTooLarge, "ironfn: request body of %d bytes: the function takes none", n)}, nil
+	}
+	return call{header: req.Header}, nil
+}
+
+func unexpected(err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return io.EOF
+	}
+	return err
+}
+
+// readHeader reads a request's header, up to and including the blank line
+// that ends it. tooLong says it was longer than maxHeader; its end was
+// read anyway.
+func readHeader(br *bufio.Reader) (raw []byte, tooLong bool, err error) {
+	var buf bytes.Buffer
+	atLineStart := true
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil && err != bufio.ErrBufferFull {
+			if buf.Len() > 0 || len(line) > 0 {
+				return nil, false, unexpected(io.ErrUnexpectedEOF)
+			}
+			return nil, false, err
+		}
+		if buf.Len()+len(line) > maxHeader {
+			tooLong = true
+		} else {
+			buf.Write(line)
+		}
+		full := err == nil
+		if full && atLineStart && (len(line) == 1 || (len(line) == 2 && line[0] == '\r')) {
+			return buf.Bytes(), tooLong, nil
+		}
+		atLineStart = full
+	}
+}
+
+// contentLength reads the one Content-Length of a raw header, when it has
+// exactly one valid one.
+func contentLength(raw []byte) (int64, bool) {
+	var found []string
+	for line := range strings.SplitSeq(string(raw), "\n") {
+		name, v, ok := strings.Cut(line, ":")
+		if ok && textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(name)) == "Content-Length" {
+			found = append(found, strings.TrimSpace(v))
+		}
+	}
+	if len(found) != 1 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(found[0], 10, 64)
+	return n, err == nil && n >= 0
 }
 
 // skipBlankLines drops empty lines between requests, as HTTP servers do.
@@ -140,68 +277,34 @@ func skipBlankLines(br *bufio.Reader) {
 	}
 }
 
-// headerUnread reports whether a ReadRequest error came from the request
-// line or a header line, before the blank line that ends the header was
-// read. Errors found after it (duplicate Host, bad Content-Length) leave the
-// stream at the body.
-func headerUnread(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "malformed HTTP") || strings.Contains(msg, "malformed MIME") ||
-		strings.Contains(msg, "invalid") && strings.Contains(msg, "header")
-}
-
-// skipHeader drops what is left of a malformed request's header, up to
-// and including the blank line that ends it, so the next request is read
-// from its start.
-func skipHeader(br *bufio.Reader) {
-	partial := false // inside a line longer than the buffer
-	for {
-		line, err := br.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			partial = true
-			continue
-		}
-		if err != nil {
-			return
-		}
-		if !partial && strings.TrimSpace(string(line)) == "" {
-			return
-		}
-		partial = false
-	}
-}
-
-func serveOne(ctx context.Context, h http.Handler, req *http.Request) *recorder {
-	// Consume the body whatever happens, so the next request starts
-	// where it should.
-	n, err := io.Copy(io.Discard, req.Body)
-	req.Body.Close()
-	if err != nil {
-		return errorResponse(fmt.Errorf("ironfn: reading request body: %w", err), thumbs.BadRequest)
-	}
-	if n > MaxBody {
-		return errorResponse(fmt.Errorf("ironfn: request body of %d bytes: the function takes none", n), thumbs.TooLarge)
+func serveOne(ctx context.Context, h http.Handler, req call) *recorder {
+	if req.err != nil {
+		return errorResponse(req.err)
 	}
 	// Per-call values come from the headers: the process environment
 	// holds only the first call's.
-	u := req.Header.Get("Request_url")
+	u := req.header.Get("Request_url")
 	if u == "" {
-		return errorResponse(errors.New("ironfn: no Request_url header: not called by IronFunctions?"), thumbs.BadRequest)
+		return errorResponse(badRequest("ironfn: no Request_url header: not called by IronFunctions?"))
 	}
 	rec := newRecorder()
-	h.ServeHTTP(rec, newCall(ctx, thumbs.QueryOf(u)))
+	h.ServeHTTP(rec, newHTTPCall(ctx, QueryOf(u)))
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}
 	if !rec.complete() {
-		return errorResponse(errors.New("ironfn: thumbnail stream broke"), thumbs.Unavailable)
+		return errorResponse(thumbs.Errorf(thumbs.KindUnavailable, "ironfn: thumbnail stream broke"))
 	}
 	return rec
 }
 
-func errorResponse(err error, kind thumbs.Kind) *recorder {
+func badRequest(format string, args ...any) *thumbs.Error {
+	return thumbs.Errorf(thumbs.KindBadRequest, format, args...)
+}
+
+func errorResponse(err error) *recorder {
 	rec := newRecorder()
-	thumbs.WriteError(rec, &thumbs.Error{Kind: kind, Msg: err.Error()})
+	thumbs.WriteError(rec, err)
 	return rec
 }
 

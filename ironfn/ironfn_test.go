@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/iron-thumbs/iron_thumbs/thumbs"
 )
 
 // echo answers with the query it was given, or 404 for "missing".
@@ -18,7 +21,7 @@ var echo = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.URL.RawQuery == "missing" {
-		http.Error(w, "nope", http.StatusNotFound)
+		thumbs.WriteError(w, thumbs.Errorf(thumbs.KindNotFound, "nope"))
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain")
@@ -27,13 +30,91 @@ var echo = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 
 func TestCold(t *testing.T) {
 	var out bytes.Buffer
-	if code := Cold(context.Background(), echo, "http//h/r/a/thumbs?a=1&b=2", &out); code != 0 || out.String() != "a=1&b=2" {
-		t.Errorf("got %d %q", code, out.String())
+	if err := Cold(context.Background(), echo, "http//h/r/a/thumbs?a=1&b=2", &out); err != nil || out.String() != "a=1&b=2" {
+		t.Errorf("got %v %q", err, out.String())
 	}
 	out.Reset()
-	if code := Cold(context.Background(), echo, "http//h/r/a/thumbs?missing", &out); code != 66 || out.Len() != 0 {
-		t.Errorf("404: exit %d, stdout %q; want 66 and nothing", code, out.String())
+	err := Cold(context.Background(), echo, "http//h/r/a/thumbs?missing", &out)
+	if code := thumbs.ExitCode(err); code != 66 || out.Len() != 0 {
+		t.Errorf("404: %v, exit %d, stdout %q; want 66 and nothing", err, code, out.String())
 	}
+	// The exit code comes from the failure's kind, not its status: 500 is
+	// both an internal error and a configuration error.
+	cfg := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		thumbs.WriteError(w, thumbs.Errorf(thumbs.KindConfig, "S3_ENDPOINT: want a URL"))
+	})
+	if code := thumbs.ExitCode(Cold(context.Background(), cfg, "http//h/r/a/thumbs?x", &out)); code != 78 {
+		t.Errorf("configuration error: exit %d, want 78", code)
+	}
+	teapot := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	if code := thumbs.ExitCode(Cold(context.Background(), teapot, "http//h/r/a/thumbs?x", &out)); code != 70 || out.Len() != 0 {
+		t.Errorf("a failure without an error: exit %d, want 70", code)
+	}
+}
+func TestQueryOf(t *testing.T) {
+	cases := map[string]string{
+		"http//localhost:8080/r/iron_thumbs/thumbs?filename=a.png&size=180":  "filename=a.png&size=180",
+		"https//example.com/r/iron_thumbs/thumbs?filename=a%3Fb.png&size=18": "filename=a%3Fb.png&size=18",
+		"http//host/r/app/thumbs":                            "",
+		"http//host/r/app/thumbs?filename=a.png&size=9#frag": "filename=a.png&size=9",
+		"http://host/thumbs?filename=a?b&size=9":             "filename=a?b&size=9",
+	}
+	for in, want := range cases {
+		if got := QueryOf(in); got != want {
+			t.Errorf("QueryOf(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestHotStopsOnSignal: when its context ends (SIGTERM), an idle hot loop
+// returns at once, and a call in progress is finished and answered first.
+func TestHotStopsOnSignal(t *testing.T) {
+	t.Run("idle", func(t *testing.T) {
+		stdin, _ := io.Pipe() // open, silent: IronFunctions has no call for it
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- Hot(ctx, echo, stdin, io.Discard) }()
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Error(err)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatal("an idle hot loop did not stop")
+		}
+	})
+	t.Run("busy", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		entered, release := make(chan struct{}), make(chan struct{})
+		slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			close(entered)
+			<-release
+			if r.Context().Err() != nil {
+				http.Error(w, "canceled", http.StatusGatewayTimeout)
+				return
+			}
+			io.WriteString(w, "finished")
+		})
+		stdin, w := io.Pipe()
+		go io.WriteString(w, request("http//h/r/a/thumbs?one", "")+request("http//h/r/a/thumbs?two", ""))
+		var out bytes.Buffer
+		done := make(chan error, 1)
+		go func() { done <- Hot(ctx, slow, stdin, &out) }()
+		<-entered
+		cancel()
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		rs := responses(t, out.Bytes())
+		if len(rs) != 1 {
+			t.Fatalf("%d responses, want the one call in progress", len(rs))
+		}
+		if b, _ := io.ReadAll(rs[0].Body); rs[0].StatusCode != 200 || string(b) != "finished" {
+			t.Errorf("call in progress: %d %q, want 200 finished", rs[0].StatusCode, b)
+		}
+	})
 }
 
 func request(url string, body string) string {

@@ -21,6 +21,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/iron-thumbs/iron_thumbs/store"
@@ -74,13 +75,30 @@ func checkKey(key string) error {
 
 func metaPath(key string) string { return reserved + "/meta/" + key + ".json" }
 
+// errEscapes is the error os.Root reports for a path that leads out of it
+// (a symbolic link to elsewhere). os does not export it, so it is learnt
+// once, from a path that must escape.
+var errEscapes = sync.OnceValue(func() error {
+	r, err := os.OpenRoot(os.TempDir())
+	if err != nil {
+		return nil
+	}
+	defer r.Close()
+	_, err = r.Open("..")
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return nil
+})
+
 // mapErr turns a file system error into the store's vocabulary.
 func mapErr(op, key string, err error) error {
 	switch {
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
 		return fmt.Errorf("localstore: %s %q: %w", op, key, store.ErrNotFound)
 	case errors.Is(err, syscall.ENAMETOOLONG), errors.Is(err, syscall.ELOOP),
-		errors.Is(err, syscall.EILSEQ), strings.Contains(err.Error(), "escapes"):
+		errors.Is(err, syscall.EILSEQ), errors.Is(err, errEscapes()):
 		return fmt.Errorf("localstore: %s %q: %w: %v", op, key, store.ErrInvalidKey, err)
 	case errors.Is(err, fs.ErrPermission):
 		return fmt.Errorf("localstore: %s %q: %w: %v", op, key, store.ErrDenied, err)

@@ -41,6 +41,8 @@ func TestStaysInsideRoot(t *testing.T) {
 		if err == nil {
 			obj.Body.Close()
 			t.Errorf("Get(%q) succeeded, want it refused", key)
+		} else if !errors.Is(err, store.ErrInvalidKey) {
+			t.Errorf("Get(%q) = %v, want ErrInvalidKey", key, err)
 		}
 	}
 	if err := d.Put(ctx, "../escape.png", []byte("x"), "image/png", nil); err == nil {

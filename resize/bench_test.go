@@ -5,9 +5,10 @@ import (
 
 	"bytes"
 	"fmt"
-	"github.com/disintegration/imaging"
 	"sync"
 	"testing"
+
+	"github.com/disintegration/imaging"
 
 	"github.com/iron-thumbs/iron_thumbs/internal/testimages"
 	"github.com/iron-thumbs/iron_thumbs/resize"

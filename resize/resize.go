@@ -112,7 +112,7 @@ func Thumbnail(r io.Reader, o Options) (*Result, error) {
 	} else {
 		var src []byte
 		if src, err = io.ReadAll(br); err == nil {
-			img, format, err = Decode(src, o.MaxPixels)
+			img, format, err = decode(src, o.MaxPixels)
 		}
 	}
 	if err != nil {
@@ -133,7 +133,7 @@ func Thumbnail(r io.Reader, o Options) (*Result, error) {
 		thumb = resizeTo(img, tw, th)
 	}
 	t2 := time.Now()
-	data, ctype, err := Encode(thumb, format, o.JPEGQuality)
+	data, ctype, err := encode(thumb, format, o.JPEGQuality)
 	if err != nil {
 		return nil, err
 	}
@@ -154,87 +154,6 @@ func thumbSize(sw, sh, width int) (int, int) {
 	}
 	h := int(float64(sh)*float64(width)/float64(sw) + 0.5)
 	return width, max(h, 1)
-}
-
-// prefetch reads r ahead on its own goroutine, a few chunks at most, so
-// the inflater never waits on the network. Stop it with the returned func.
-func prefetch(r io.Reader) (io.Reader, func()) {
-	const chunk, depth = 256 << 10, 4
-	type piece struct {
-		b   []byte
-		err error
-	}
-	ch := make(chan piece, depth)
-	free := make(chan []byte, depth+2)
-	for range depth + 2 {
-		free <- make([]byte, chunk)
-	}
-	stop := make(chan struct{})
-	go func() {
-		defer close(ch)
-		for {
-			var b []byte
-			select {
-			case b = <-free:
-			case <-stop:
-				return
-			}
-			n, err := io.ReadFull(r, b)
-			if err == io.ErrUnexpectedEOF {
-				err = io.EOF
-			}
-			select {
-			case ch <- piece{b[:n], err}:
-			case <-stop:
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	pr := &pieceReader{next: func() ([]byte, error, bool) {
-		p, ok := <-ch
-		return p.b, p.err, ok
-	}, recycle: func(b []byte) {
-		select {
-		case free <- b[:cap(b)]:
-		default:
-		}
-	}}
-	return pr, func() { close(stop) }
-}
-
-// pieceReader reads the pieces prefetch hands over.
-type pieceReader struct {
-	next    func() ([]byte, error, bool)
-	recycle func([]byte)
-	cur     []byte
-	rest    []byte
-	err     error
-}
-
-func (p *pieceReader) Read(b []byte) (int, error) {
-	for len(p.rest) == 0 {
-		if p.cur != nil {
-			p.recycle(p.cur)
-			p.cur = nil
-		}
-		if p.err != nil {
-			return 0, p.err
-		}
-		buf, err, ok := p.next()
-		if !ok {
-			if p.err == nil {
-				p.err = io.EOF
-			}
-			return 0, p.err
-		}
-		p.cur, p.rest, p.err = buf, buf, err
-	}
-	n := copy(b, p.rest)
-	p.rest = p.rest[n:]
-	return n, nil
 }
 
 // decodeShrunk decodes a streamable PNG, shrinking it on load when it is
@@ -277,46 +196,24 @@ func resizeTo(img image.Image, tw, th int) image.Image {
 	return imaging.Resize(img, tw, th, imaging.Lanczos)
 }
 
-// MaxSide bounds either side of a source, whatever its pixel count, so a
+// maxSide bounds either side of a source, whatever its pixel count, so a
 // single row (which the decoder must hold) stays small: an image
 // 50,000,000 pixels wide and one high would need 400 MB a row.
-const MaxSide = 1 << 16
+const maxSide = 1 << 16
 
 func checkPixels(w, h int, maxPixels int64) error {
 	if px := int64(w) * int64(h); maxPixels > 0 && px > maxPixels {
 		return fmt.Errorf("%w: %dx%d is %d pixels, more than the limit of %d",
 			ErrTooLarge, w, h, px, maxPixels)
 	}
-	if w > MaxSide || h > MaxSide {
-		return fmt.Errorf("%w: %dx%d: a side is longer than %d pixels", ErrTooLarge, w, h, MaxSide)
+	if w > maxSide || h > maxSide {
+		return fmt.Errorf("%w: %dx%d: a side is longer than %d pixels", ErrTooLarge, w, h, maxSide)
 	}
 	return nil
 }
 
-// capReader fails with ErrTooLarge past its limit.
-type capReader struct {
-	r    io.Reader
-	left int64
-}
-
-func (c *capReader) Read(p []byte) (int, error) {
-	if c.left <= 0 {
-		var one [1]byte
-		if n, _ := c.r.Read(one[:]); n > 0 {
-			return 0, fmt.Errorf("%w: source is more bytes than the limit", ErrTooLarge)
-		}
-		return 0, io.EOF
-	}
-	if int64(len(p)) > c.left {
-		p = p[:c.left]
-	}
-	n, err := c.r.Read(p)
-	c.left -= int64(n)
-	return n, err
-}
-
-// Config reads the source's format and size from its header only.
-func Config(src []byte) (image.Config, string, error) {
+// decodeConfig reads the source's format and size from its header only.
+func decodeConfig(src []byte) (image.Config, string, error) {
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(src))
 	if err != nil {
 		if errors.Is(err, image.ErrFormat) {
@@ -327,11 +224,11 @@ func Config(src []byte) (image.Config, string, error) {
 	return cfg, format, nil
 }
 
-// Decode checks the source's header against maxPixels (zero: no bound),
+// decode checks the source's header against maxPixels (zero: no bound),
 // then decodes it whole with the standard library. JPEG EXIF orientation
 // is applied.
-func Decode(src []byte, maxPixels int64) (image.Image, string, error) {
-	cfg, format, err := Config(src)
+func decode(src []byte, maxPixels int64) (image.Image, string, error) {
+	cfg, format, err := decodeConfig(src)
 	if err != nil {
 		return nil, "", err
 	}
@@ -358,10 +255,10 @@ func Decode(src []byte, maxPixels int64) (image.Image, string, error) {
 	return img, format, nil
 }
 
-// Resize scales img to width pixels wide, keeping the aspect ratio with the
-// height rounded to the nearest pixel, with a Lanczos filter. A width
-// larger than the image's keeps the image's own width.
-func Resize(img image.Image, width int) image.Image {
+// resizeWidth scales img to width pixels wide, keeping the aspect ratio
+// with the height rounded to the nearest pixel, with a Lanczos filter. A
+// width larger than the image's keeps the image's own width.
+func resizeWidth(img image.Image, width int) image.Image {
 	b := img.Bounds()
 	tw, th := thumbSize(b.Dx(), b.Dy(), width)
 	if tw == b.Dx() {
@@ -383,8 +280,8 @@ func (b *pngBuffers) Put(e *png.EncoderBuffer) { b.p.Put(e) }
 // more on encoding 24 KB than on resizing 12 megapixels.
 var pngEncoder = png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &pngBuffers{}}
 
-// Encode writes img as PNG, or as JPEG when the source was a JPEG.
-func Encode(img image.Image, srcFormat string, jpegQuality int) ([]byte, string, error) {
+// encode writes img as PNG, or as JPEG when the source was a JPEG.
+func encode(img image.Image, srcFormat string, jpegQuality int) ([]byte, string, error) {
 	var buf bytes.Buffer
 	if srcFormat == "jpeg" {
 		if jpegQuality == 0 {

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
@@ -103,9 +104,6 @@ func (b *Bucket) Name() string { return b.name }
 
 // String names the bucket, for logs.
 func (b *Bucket) String() string { return "s3:" + b.name }
-
-// Client returns the S3 client the bucket uses.
-func (b *Bucket) Client() *s3.Client { return b.client }
 
 // Get opens the object at key; its body streams from the server.
 func (b *Bucket) Get(ctx context.Context, key string) (*store.Object, error) {
@@ -223,44 +221,48 @@ func lower(m map[string]string) map[string]string {
 
 // mapErr turns an SDK error into the store's vocabulary. A context that
 // ended is reported as such, so the caller can tell a deadline from an
-// outage.
+// outage. Only S3's own word for a missing key (NoSuchKey, or the bare 404
+// of a HEAD) means not found: a 404 that says anything else (Versity's
+// XAdminUserNotFound for an unknown access key) is a refusal.
 func (b *Bucket) mapErr(ctx context.Context, op, key string, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return fmt.Errorf("s3store: %s %s/%s: %w", op, b.name, key, ctxErr)
 	}
 	kind := store.ErrUnavailable
-	var api smithy.APIError
-	var resp *smithyhttp.ResponseError
-	if errors.As(err, &api) {
+	var (
+		noKey    *types.NoSuchKey
+		notFound *types.NotFound
+		noBucket *types.NoSuchBucket
+		api      smithy.APIError
+		resp     *smithyhttp.ResponseError
+	)
+	switch {
+	case errors.As(err, &noKey), op == "head" && errors.As(err, &notFound):
+		kind = store.ErrNotFound
+	case errors.As(err, &noBucket):
+		kind = store.ErrNoBucket
+	case errors.As(err, &api):
 		switch api.ErrorCode() {
-		case "NoSuchKey", "NotFound":
+		case "NoSuchKey":
 			kind = store.ErrNotFound
 		case "NoSuchBucket":
 			kind = store.ErrNoBucket
 		case "KeyTooLongError", "InvalidURI", "InvalidObjectName", "XMinioInvalidObjectName",
 			"ExistingObjectIsDirectory", "ObjectParentIsFile", "DirectoryObjectContainsData":
 			kind = store.ErrInvalidKey
-		case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "Forbidden":
-			kind = store.ErrDenied
 		default:
 			if errors.As(err, &resp) {
 				switch code := resp.HTTPStatusCode(); {
-				case code == http.StatusNotFound:
-					kind = store.ErrNotFound
-				case code == http.StatusForbidden:
-					kind = store.ErrDenied
-				case code == http.StatusBadRequest:
-					// A 400 about anything but the key (region, token,
-					// request) is ours to fix, not the client's.
+				case code == http.StatusBadRequest, code == http.StatusUnauthorized,
+					code == http.StatusForbidden, code == http.StatusNotFound:
+					// Credentials, region, signature, an unknown user:
+					// ours to fix, not the client's.
 					kind = store.ErrDenied
 				}
 			}
 		}
-		// Versity and others answer a name too long for the file system
-		// with a generic code; the message tells.
-		if strings.Contains(strings.ToLower(api.ErrorMessage()), "name too long") {
-			kind = store.ErrInvalidKey
-		}
+	}
+	if errors.As(err, &api) {
 		return fmt.Errorf("s3store: %s %s/%s: %w: %s", op, b.name, key, kind, api.ErrorCode())
 	}
 	return fmt.Errorf("s3store: %s %s/%s: %w: %v", op, b.name, key, kind, err)

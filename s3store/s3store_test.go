@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,17 +36,25 @@ func TestMissingBucket(t *testing.T) {
 	}
 }
 
+// TestWrongCredentials: a refused secret, and an access key the server
+// does not know (Versity answers XAdminUserNotFound with a 404), are
+// refusals, never "not found".
 func TestWrongCredentials(t *testing.T) {
 	srv := s3test.Start(t, "images")
-	o := srv.Options()
-	o.SecretKey = "wrong"
-	b := s3store.New(s3store.NewClient(o), "images")
-	_, err := b.Get(context.Background(), "a.png")
-	if !errors.Is(err, store.ErrDenied) {
-		t.Errorf("Get = %v, want ErrDenied", err)
-	}
-	if err != nil && contains(err.Error(), "wrong") {
-		t.Errorf("error shows the secret: %v", err)
+	for _, c := range []struct{ name, access, secret string }{
+		{"wrong secret", srv.AccessKey, "wrong-secret"},
+		{"unknown access key", "no-such-user", srv.SecretKey},
+	} {
+		o := srv.Options()
+		o.AccessKey, o.SecretKey = c.access, c.secret
+		b := s3store.New(s3store.NewClient(o), "images")
+		_, err := b.Get(context.Background(), "a.png")
+		if !errors.Is(err, store.ErrDenied) {
+			t.Errorf("%s: Get = %v, want ErrDenied", c.name, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "wrong-secret") {
+			t.Errorf("%s: error shows the secret: %v", c.name, err)
+		}
 	}
 }
 
@@ -61,13 +70,4 @@ func TestServerDownIsUnavailableAndFast(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("storage down answered after %v, want well under the route timeout", d)
 	}
-}
-
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
 }

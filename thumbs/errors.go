@@ -3,6 +3,7 @@ package thumbs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -16,35 +17,36 @@ type Kind int
 
 // The kinds of failure.
 const (
-	Internal         Kind = iota // 500, exit 70
-	BadRequest                   // 400, exit 64
-	BadImage                     // 415, exit 65: unsupported or corrupt image
-	NotFound                     // 404, exit 66: original not found
-	TooLarge                     // 413, exit 67: source too large
-	Unavailable                  // 503, exit 69: storage unavailable
-	Misconfig                    // 502, exit 69: storage refuses us (bucket missing, credentials)
-	Timeout                      // 504, exit 75: call deadline exceeded
-	Forbidden                    // 403, exit 77: missing, wrong or expired signature
-	Overloaded                   // 503, exit 69: too many transforms at once (local server)
-	Config                       // 500, exit 78: the function's configuration is invalid
-	MethodNotAllowed             // 405, exit 64: the local server answers GET and HEAD only
+	KindInternal         Kind = iota // 500, exit 70
+	KindBadRequest                   // 400, exit 64
+	KindBadImage                     // 415, exit 65: unsupported or corrupt image
+	KindNotFound                     // 404, exit 66: original not found
+	KindTooLarge                     // 413, exit 67: source or thumbnail too large
+	KindUnavailable                  // 503, exit 69: storage unavailable
+	KindStorageRefused               // 502, exit 69: storage refuses us (bucket missing, credentials)
+	KindTimeout                      // 504, exit 75: call deadline exceeded
+	KindForbidden                    // 403, exit 77: missing, wrong or expired signature
+	KindOverloaded                   // 503, exit 69: too many transforms at once (local server)
+	KindConfig                       // 500, exit 78: the function's configuration is invalid
+	KindMethodNotAllowed             // 405, exit 64: the local server answers GET and HEAD only
 )
 
+// kinds is the one table of what each kind answers.
 var kinds = map[Kind]struct {
 	status, exit int
 }{
-	Internal:         {http.StatusInternalServerError, 70},
-	BadRequest:       {http.StatusBadRequest, 64},
-	BadImage:         {http.StatusUnsupportedMediaType, 65},
-	NotFound:         {http.StatusNotFound, 66},
-	TooLarge:         {http.StatusRequestEntityTooLarge, 67},
-	Unavailable:      {http.StatusServiceUnavailable, 69},
-	Misconfig:        {http.StatusBadGateway, 69},
-	Timeout:          {http.StatusGatewayTimeout, 75},
-	Forbidden:        {http.StatusForbidden, 77},
-	Overloaded:       {http.StatusServiceUnavailable, 69},
-	Config:           {http.StatusInternalServerError, 78},
-	MethodNotAllowed: {http.StatusMethodNotAllowed, 64},
+	KindInternal:         {http.StatusInternalServerError, 70},
+	KindBadRequest:       {http.StatusBadRequest, 64},
+	KindBadImage:         {http.StatusUnsupportedMediaType, 65},
+	KindNotFound:         {http.StatusNotFound, 66},
+	KindTooLarge:         {http.StatusRequestEntityTooLarge, 67},
+	KindUnavailable:      {http.StatusServiceUnavailable, 69},
+	KindStorageRefused:   {http.StatusBadGateway, 69},
+	KindTimeout:          {http.StatusGatewayTimeout, 75},
+	KindForbidden:        {http.StatusForbidden, 77},
+	KindOverloaded:       {http.StatusServiceUnavailable, 69},
+	KindConfig:           {http.StatusInternalServerError, 78},
+	KindMethodNotAllowed: {http.StatusMethodNotAllowed, 64},
 }
 
 // Status returns the HTTP status of the kind.
@@ -60,22 +62,30 @@ type Error struct {
 	Err  error // the cause, logged but never shown
 }
 
+// Error returns the message, and the cause when there is one. The doors
+// show clients Msg alone.
 func (e *Error) Error() string {
 	if e.Err != nil {
-		return "thumbs: " + e.Msg + ": " + e.Err.Error()
+		return e.Msg + ": " + e.Err.Error()
 	}
-	return "thumbs: " + e.Msg
+	return e.Msg
 }
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// Errorf returns an error of kind k with a message formatted as by
+// fmt.Sprintf; clients may see it.
+func Errorf(k Kind, format string, args ...any) *Error {
+	return &Error{Kind: k, Msg: fmt.Sprintf(format, args...)}
+}
+
 // ConfigError marks err as a configuration error (exit 78).
 func ConfigError(err error) error {
-	return &Error{Kind: Config, Msg: "configuration error: " + err.Error()}
+	return &Error{Kind: KindConfig, Msg: "configuration error: " + err.Error()}
 }
 
 // classify is the one place that maps any error to what a client is told.
-// Unknown errors become Internal with the detail logged, never shown.
+// Unknown errors become KindInternal with the detail logged, never shown.
 func classify(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
@@ -84,27 +94,27 @@ func classify(err error) *Error {
 	wrap := func(k Kind, msg string) *Error { return &Error{Kind: k, Msg: msg, Err: err} }
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return wrap(Timeout, "call deadline exceeded")
+		return wrap(KindTimeout, "call deadline exceeded")
 	case errors.Is(err, context.Canceled):
-		return wrap(Timeout, "call canceled")
+		return wrap(KindTimeout, "call canceled")
 	case errors.Is(err, resize.ErrTooLarge):
-		return wrap(TooLarge, "source image too large: "+detail(err, resize.ErrTooLarge))
+		return wrap(KindTooLarge, "source image too large: "+detail(err, resize.ErrTooLarge))
 	case errors.Is(err, resize.ErrUnsupported):
-		return wrap(BadImage, "unsupported image: "+detail(err, resize.ErrUnsupported))
+		return wrap(KindBadImage, "unsupported image: "+detail(err, resize.ErrUnsupported))
 	case errors.Is(err, resize.ErrCorrupt):
-		return wrap(BadImage, "corrupt image: "+detail(err, resize.ErrCorrupt))
+		return wrap(KindBadImage, "corrupt image: "+detail(err, resize.ErrCorrupt))
 	case errors.Is(err, store.ErrNotFound):
-		return wrap(NotFound, "original not found")
+		return wrap(KindNotFound, "original not found")
 	case errors.Is(err, store.ErrInvalidKey):
-		return wrap(BadRequest, "filename refused by the store")
+		return wrap(KindBadRequest, "filename refused by the store")
 	case errors.Is(err, store.ErrNoBucket):
-		return wrap(Misconfig, "storage misconfigured: bucket does not exist")
+		return wrap(KindStorageRefused, "storage misconfigured: bucket does not exist")
 	case errors.Is(err, store.ErrDenied):
-		return wrap(Misconfig, "storage refused access")
+		return wrap(KindStorageRefused, "storage refused access")
 	case errors.Is(err, store.ErrUnavailable):
-		return wrap(Unavailable, "storage unavailable")
+		return wrap(KindUnavailable, "storage unavailable")
 	}
-	return wrap(Internal, "internal error")
+	return wrap(KindInternal, "internal error")
 }
 
 // detail returns what err says after the sentinel's own text.
@@ -116,22 +126,11 @@ func detail(err, sentinel error) string {
 	return rest
 }
 
-// ExitCode returns the cold-format exit code for an HTTP status the
-// handler answered with; 0 for success.
-func ExitCode(status int) int {
-	if status < 400 {
+// ExitCode returns the cold-format exit code of err: 0 for nil, else its
+// kind's.
+func ExitCode(err error) int {
+	if err == nil {
 		return 0
 	}
-	for _, k := range []Kind{BadRequest, BadImage, NotFound, TooLarge, Unavailable, Misconfig, Timeout, Forbidden, Internal} {
-		if k.Status() == status {
-			return k.ExitCode()
-		}
-	}
-	if status < 500 {
-		return BadRequest.ExitCode()
-	}
-	return Internal.ExitCode()
+	return classify(err).Kind.ExitCode()
 }
-
-// ExitCodeOf returns the cold-format exit code of any error.
-func ExitCodeOf(err error) int { return classify(err).Kind.ExitCode() }

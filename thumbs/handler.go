@@ -17,13 +17,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/sync/singleflight"
 
-	"github.com/iron-thumbs/iron_thumbs/config"
 	"github.com/iron-thumbs/iron_thumbs/resize"
 	"github.com/iron-thumbs/iron_thumbs/store"
 	"github.com/iron-thumbs/iron_thumbs/urlsig"
@@ -48,42 +48,58 @@ const (
 	MetaSourceETag = "source-etag"
 )
 
+// Options are the handler's settings. The function's configuration makes
+// them (config.Config.Handler); they hold nothing the handler does not use,
+// no storage credentials in particular.
+type Options struct {
+	// Cache reads and writes the thumbs bucket. Off makes every thumbnail
+	// anew and stores nothing.
+	Cache bool
+	// MaxWidth is the largest size asked for.
+	MaxWidth int
+	// Sizes, when not empty, are the only sizes allowed.
+	Sizes []int
+	// CallTimeout bounds every call.
+	CallTimeout time.Duration
+	// CacheControl is sent with every thumbnail; none when empty.
+	CacheControl string
+	// MaxSourceBytes and MaxSourcePixels bound the original.
+	MaxSourceBytes  int64
+	MaxSourcePixels int64
+	// JPEGQuality is the quality of JPEG thumbnails.
+	JPEGQuality int
+	// SigningKey, when set, makes every call carry a valid signature.
+	SigningKey string
+	// Freshness checks on every hit that the original is unchanged.
+	Freshness bool
+	// MaxTransforms bounds the transforms running at once; a miss beyond
+	// it is answered 503 with Retry-After at once instead of piling up
+	// memory. Zero means no bound: an IronFunctions container serves one
+	// call at a time, the local server serves many.
+	MaxTransforms int
+}
+
 // Handler serves thumbnails. Build it with New.
 type Handler struct {
-	cfg    config.Config
+	opts   Options
 	images Store
 	thumbs Store
 	log    *slog.Logger
-	now    func() time.Time
 	// slots bounds concurrent transforms; nil means no bound.
 	slots chan struct{}
 	// inflight makes identical concurrent misses share one transform.
 	inflight singleflight.Group
 }
 
-// Option changes a Handler.
-type Option func(*Handler)
-
-// LimitTransforms bounds the transforms running at once to n: a miss
-// beyond it is answered 503 with Retry-After at once instead of piling up
-// memory. For doors that serve calls concurrently (the local server); an
-// IronFunctions hot container serves one call at a time.
-func LimitTransforms(n int) Option {
-	return func(h *Handler) { h.slots = make(chan struct{}, n) }
-}
-
-// Clock sets the handler's clock (signature expiry).
-func Clock(now func() time.Time) Option { return func(h *Handler) { h.now = now } }
-
 // New returns a handler reading originals from images and keeping
-// thumbnails in thumbs. Its config must have been validated.
-func New(cfg config.Config, images, thumbs Store, log *slog.Logger, opts ...Option) *Handler {
+// thumbnails in thumbs. Its options must have been validated.
+func New(opts Options, images, thumbs Store, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{cfg: cfg, images: images, thumbs: thumbs, log: log, now: time.Now}
-	for _, o := range opts {
-		o(h)
+	h := &Handler{opts: opts, images: images, thumbs: thumbs, log: log}
+	if opts.MaxTransforms > 0 {
+		h.slots = make(chan struct{}, opts.MaxTransforms)
 	}
 	return h
 }
@@ -135,14 +151,14 @@ func (c *call) logAttrs() []any {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	c := &call{start: now, last: now}
-	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.CallTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), h.opts.CallTimeout)
 	defer cancel()
 	if err := h.serve(ctx, w, r, c); err != nil {
 		e := classify(err)
-		if e.Kind == Internal || e.Err != nil {
-			h.log.Error(e.Error(), append(c.logAttrs(), "status", e.Kind.Status())...)
+		if e.Kind == KindInternal || e.Err != nil {
+			h.log.Error("thumbs: "+e.Error(), append(c.logAttrs(), "status", e.Kind.Status())...)
 		} else {
-			h.log.Warn(e.Error(), append(c.logAttrs(), "status", e.Kind.Status())...)
+			h.log.Warn("thumbs: "+e.Error(), append(c.logAttrs(), "status", e.Kind.Status())...)
 		}
 		WriteError(w, e)
 		return
@@ -150,16 +166,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.log.Info("thumbs: served", c.logAttrs()...)
 }
 
+// ErrorRecorder is a ResponseWriter that wants the failure itself, not
+// only its status: the cold door, whose exit code is all a client sees,
+// takes it from the failure's kind.
+type ErrorRecorder interface {
+	RecordError(*Error)
+}
+
 // WriteError answers err as JSON: {"error":{"message":"…"}}.
 func WriteError(w http.ResponseWriter, err error) {
 	e := classify(err)
+	if r, ok := w.(ErrorRecorder); ok {
+		r.RecordError(e)
+	}
 	body, _ := json.Marshal(map[string]any{"error": map[string]string{"message": e.Msg}})
 	body = append(body, '\n')
 	hd := w.Header()
 	hd.Set("Content-Type", "application/json")
 	hd.Set("Content-Length", strconv.Itoa(len(body)))
 	hd.Set("Cache-Control", "no-store")
-	if e.Kind == Unavailable || e.Kind == Overloaded {
+	if e.Kind == KindUnavailable || e.Kind == KindOverloaded {
 		hd.Set("Retry-After", "1")
 	}
 	w.WriteHeader(e.Kind.Status())
@@ -167,7 +193,7 @@ func WriteError(w http.ResponseWriter, err error) {
 }
 
 func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, c *call) error {
-	req, err := ParseQuery(r.URL.RawQuery, h.cfg.MaxWidth)
+	req, err := ParseQuery(r.URL.RawQuery, h.opts.MaxWidth)
 	if err != nil {
 		return err
 	}
@@ -175,12 +201,12 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if err := h.checkAllowed(req); err != nil {
 		return err
 	}
-	if h.cfg.Cache {
+	if h.opts.Cache {
 		obj, err := h.thumbs.Get(ctx, c.key)
 		c.mark("lookup")
 		switch {
 		case err == nil:
-			if h.cfg.Freshness && !h.fresh(ctx, req, obj, c) {
+			if h.opts.Freshness && !h.fresh(ctx, req, obj, c) {
 				obj.Body.Close()
 				break
 			}
@@ -200,14 +226,14 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	// runs on its own deadline, not the first caller's, and each caller
 	// waits on its own.
 	ch := h.inflight.DoChan(c.key, func() (any, error) {
-		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.CallTimeout)
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.opts.CallTimeout)
 		defer cancel()
 		tc := &call{key: c.key, start: time.Now(), last: time.Now()}
 		t, err := h.make(tctx, req, tc)
 		if err != nil {
 			return nil, err
 		}
-		if h.cfg.Cache {
+		if h.opts.Cache {
 			meta := map[string]string{MetaETag: t.etag, MetaSourceETag: t.sourceETag}
 			if err := h.thumbs.Put(tctx, c.key, t.data, t.contentType, meta); err != nil {
 				h.log.Error("thumbs: storing thumbnail failed; served it anyway", "key", c.key, "err", err)
@@ -263,21 +289,25 @@ func (h *Handler) fresh(ctx context.Context, req Request, thumb *store.Object, c
 }
 
 func (h *Handler) checkAllowed(req Request) error {
-	if h.cfg.SigningKey != "" {
-		err := urlsig.Check([]byte(h.cfg.SigningKey), req.Filename, req.Width, req.Sig, req.Exp, h.now())
+	if h.opts.SigningKey != "" {
+		err := urlsig.Check([]byte(h.opts.SigningKey), req.Filename, req.Width, req.Sig, req.Exp, time.Now())
 		if err != nil {
-			return &Error{Kind: Forbidden, Msg: urlsig.String(err)}
+			return Errorf(KindForbidden, "%s", urlsig.String(err))
 		}
 	}
-	if len(h.cfg.Sizes) == 0 {
+	return h.opts.CheckSize(req.Width)
+}
+
+// CheckSize reports a width the options do not offer: above MaxWidth, or
+// not one of Sizes when those are set.
+func (o Options) CheckSize(width int) error {
+	if width < 1 || width > o.MaxWidth {
+		return badRequest("size %d: want 1 to %d", width, o.MaxWidth)
+	}
+	if len(o.Sizes) == 0 || slices.Contains(o.Sizes, width) {
 		return nil
 	}
-	for _, s := range h.cfg.Sizes {
-		if s == req.Width {
-			return nil
-		}
-	}
-	return badRequest("size %d is not offered; allowed sizes are %s", req.Width, joinInts(h.cfg.Sizes))
+	return badRequest("size %d is not offered; allowed sizes are %s", width, joinInts(o.Sizes))
 }
 
 func joinInts(ns []int) string {
@@ -291,8 +321,8 @@ func joinInts(ns []int) string {
 func (h *Handler) successHeaders(hd http.Header, contentType, etag string, c *call) {
 	hd.Set("Content-Type", contentType)
 	hd.Set("ETag", etag)
-	if h.cfg.CacheControl != "" {
-		hd.Set("Cache-Control", h.cfg.CacheControl)
+	if h.opts.CacheControl != "" {
+		hd.Set("Cache-Control", h.opts.CacheControl)
 	}
 	hd.Set("Server-Timing", c.serverTiming())
 }
@@ -340,7 +370,7 @@ func (h *Handler) make(ctx context.Context, req Request, c *call) (*thumbnail, e
 		case h.slots <- struct{}{}:
 			defer func() { <-h.slots }()
 		default:
-			return nil, &Error{Kind: Overloaded, Msg: "too many thumbnails being made at once; retry shortly"}
+			return nil, Errorf(KindOverloaded, "too many thumbnails being made at once; retry shortly")
 		}
 	}
 	src, err := h.images.Get(ctx, req.Filename)
@@ -348,16 +378,11 @@ func (h *Handler) make(ctx context.Context, req Request, c *call) (*thumbnail, e
 		return nil, err
 	}
 	defer src.Body.Close()
-	if src.Size > h.cfg.MaxSourceBytes {
-		return nil, &Error{Kind: TooLarge, Msg: fmt.Sprintf("source is %d bytes, more than the limit of %d", src.Size, h.cfg.MaxSourceBytes)}
+	if src.Size > h.opts.MaxSourceBytes {
+		return nil, Errorf(KindTooLarge, "source is %d bytes, more than the limit of %d", src.Size, h.opts.MaxSourceBytes)
 	}
 	c.mark("fetch") // to the first byte: the body streams into the decoder
-	res, err := resize.Thumbnail(&bodyReader{ctx: ctx, r: src.Body}, resize.Options{
-		Width:       req.Width,
-		MaxPixels:   h.cfg.MaxSourcePixels,
-		MaxBytes:    h.cfg.MaxSourceBytes,
-		JPEGQuality: h.cfg.JPEGQuality,
-	})
+	res, err := resize.Thumbnail(&bodyReader{ctx: ctx, r: src.Body}, h.opts.resize(req.Width))
 	if err != nil {
 		return nil, err
 	}
@@ -371,6 +396,16 @@ func (h *Handler) make(ctx context.Context, req Request, c *call) (*thumbnail, e
 		etag:        ETag(res.Data),
 		sourceETag:  src.ETag,
 	}, nil
+}
+
+// resize returns what a transform of width is asked to make.
+func (o Options) resize(width int) resize.Options {
+	return resize.Options{
+		Width:       width,
+		MaxPixels:   o.MaxSourcePixels,
+		MaxBytes:    o.MaxSourceBytes,
+		JPEGQuality: o.JPEGQuality,
+	}
 }
 
 // bodyReader reports a broken read of the original as a storage failure,

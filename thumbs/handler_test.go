@@ -28,7 +28,7 @@ type env struct {
 	log    *bytes.Buffer
 }
 
-func newEnv(t *testing.T, mod func(*config.Config)) *env {
+func newEnv(t *testing.T, mod func(*thumbs.Options)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "images", "folder"), 0o755)
@@ -53,12 +53,12 @@ func newEnv(t *testing.T, mod func(*config.Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { images.Close(); th.Close() })
-	cfg := config.Default()
+	opts := config.Default().Handler()
 	if mod != nil {
-		mod(&cfg)
+		mod(&opts)
 	}
 	var log bytes.Buffer
-	h := thumbs.New(cfg, images, th, slog.New(slog.NewTextHandler(&log, nil)))
+	h := thumbs.New(opts, images, th, slog.New(slog.NewTextHandler(&log, nil)))
 	return &env{h: h, images: images, thumbs: th, dir: dir, log: &log}
 }
 
@@ -142,7 +142,7 @@ func TestNeverEnlarge(t *testing.T) {
 }
 
 func TestCacheOff(t *testing.T) {
-	e := newEnv(t, func(c *config.Config) { c.Cache = false })
+	e := newEnv(t, func(c *thumbs.Options) { c.Cache = false })
 	for range 2 {
 		w := e.get(t, "filename=cat.png&size=90")
 		if w.Code != 200 || !strings.Contains(w.Header().Get("Server-Timing"), "decode") {
@@ -155,7 +155,7 @@ func TestCacheOff(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	e := newEnv(t, func(c *config.Config) { c.Sizes = []int{90, 180} })
+	e := newEnv(t, func(c *thumbs.Options) { c.Sizes = []int{90, 180} })
 	cases := []struct {
 		query  string
 		status int

@@ -39,7 +39,7 @@ func (g *gated) Get(ctx context.Context, key string) (*store.Object, error) {
 
 func TestSignedURLs(t *testing.T) {
 	key := "s3cr3t-signing-key"
-	e := newEnv(t, func(c *config.Config) { c.SigningKey = key })
+	e := newEnv(t, func(c *thumbs.Options) { c.SigningKey = key })
 	now := time.Now()
 	good := urlsig.Query([]byte(key), "cat.png", 90, time.Hour, now)
 	exp := strconv.FormatInt(now.Add(-time.Minute).Unix(), 10)
@@ -73,7 +73,7 @@ func TestSignedURLs(t *testing.T) {
 func TestTransformLimit(t *testing.T) {
 	e := newEnv(t, nil)
 	g := &gated{Store: e.images, gate: make(chan struct{}), enter: make(chan struct{}, 10)}
-	h := thumbs.New(config.Default(), g, e.thumbs, nil, thumbs.LimitTransforms(1))
+	h := thumbs.New(limited(1), g, e.thumbs, nil)
 	first := make(chan *httptest.ResponseRecorder)
 	go func() {
 		w := httptest.NewRecorder()
@@ -100,7 +100,7 @@ func TestTransformLimit(t *testing.T) {
 func TestIdenticalMissesShareOneTransform(t *testing.T) {
 	e := newEnv(t, nil)
 	g := &gated{Store: e.images, gate: make(chan struct{}), enter: make(chan struct{}, 10)}
-	h := thumbs.New(config.Default(), g, e.thumbs, nil)
+	h := thumbs.New(config.Default().Handler(), g, e.thumbs, nil)
 	var wg sync.WaitGroup
 	bodies := make([][]byte, 10)
 	for i := range bodies {
@@ -129,7 +129,7 @@ func TestIdenticalMissesShareOneTransform(t *testing.T) {
 
 func TestFreshness(t *testing.T) {
 	for _, fresh := range []bool{false, true} {
-		e := newEnv(t, func(c *config.Config) { c.Freshness = fresh })
+		e := newEnv(t, func(c *thumbs.Options) { c.Freshness = fresh })
 		first := e.get(t, "filename=cat.png&size=100")
 		// Replace the original with another picture.
 		os.WriteFile(filepath.Join(e.dir, "images", "cat.png"), testimages.EncodePNG(testimages.Illustration(200, 100)), 0o644)
@@ -186,7 +186,7 @@ func TestErrorsAreJSON(t *testing.T) {
 func TestSharedTransformOutlivesFirstCaller(t *testing.T) {
 	e := newEnv(t, nil)
 	g := &gated{Store: e.images, gate: make(chan struct{}), enter: make(chan struct{}, 10)}
-	h := thumbs.New(config.Default(), g, e.thumbs, nil)
+	h := thumbs.New(config.Default().Handler(), g, e.thumbs, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	first := make(chan int)
 	go func() {
@@ -210,4 +210,11 @@ func TestSharedTransformOutlivesFirstCaller(t *testing.T) {
 	if w := <-second; w.Code != 200 || w.Body.Len() == 0 {
 		t.Errorf("second caller: %d", w.Code)
 	}
+}
+
+// limited returns the default options with at most n transforms at once.
+func limited(n int) thumbs.Options {
+	o := config.Default().Handler()
+	o.MaxTransforms = n
+	return o
 }

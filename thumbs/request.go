@@ -1,7 +1,6 @@
 package thumbs
 
 import (
-	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -66,16 +65,6 @@ func ParseQuery(rawQuery string, maxWidth int) (Request, error) {
 	}
 	r.Sig, r.Exp = q.Get("sig"), q.Get("exp")
 	return r, nil
-}
-
-// QueryOf returns the raw query of an IronFunctions REQUEST_URL. The server
-// builds that URL without a colon after the scheme
-// ("http//host/r/app/thumbs?filename=a.png&size=180"), so only the part
-// after the first "?" is trusted.
-func QueryOf(requestURL string) string {
-	_, q, _ := strings.Cut(requestURL, "?")
-	q, _, _ = strings.Cut(q, "#")
-	return q
 }
 
 func one(q url.Values, name string) (string, error) {
@@ -145,5 +134,5 @@ func clip(s string) string {
 }
 
 func badRequest(format string, args ...any) error {
-	return &Error{Kind: BadRequest, Msg: fmt.Sprintf(format, args...)}
+	return Errorf(KindBadRequest, format, args...)
 }

@@ -64,7 +64,7 @@ func TestParseQuery(t *testing.T) {
 	for _, c := range bad {
 		_, err := ParseQuery(c.query, 2048)
 		var e *Error
-		if !errors.As(err, &e) || e.Kind != BadRequest {
+		if !errors.As(err, &e) || e.Kind != KindBadRequest {
 			t.Errorf("ParseQuery(%.40q) = %v, want a bad request", c.query, err)
 			continue
 		}
@@ -82,21 +82,6 @@ func TestFilenameAtLimit(t *testing.T) {
 	}
 	if n := len(r.Key()); n > 1024 {
 		t.Errorf("longest key is %d bytes, more than S3's 1024", n)
-	}
-}
-
-func TestQueryOf(t *testing.T) {
-	cases := map[string]string{
-		"http//localhost:8080/r/iron_thumbs/thumbs?filename=a.png&size=180":  "filename=a.png&size=180",
-		"https//example.com/r/iron_thumbs/thumbs?filename=a%3Fb.png&size=18": "filename=a%3Fb.png&size=18",
-		"http//host/r/app/thumbs":                            "",
-		"http//host/r/app/thumbs?filename=a.png&size=9#frag": "filename=a.png&size=9",
-		"http://host/thumbs?filename=a?b&size=9":             "filename=a?b&size=9",
-	}
-	for in, want := range cases {
-		if got := QueryOf(in); got != want {
-			t.Errorf("QueryOf(%q) = %q, want %q", in, got, want)
-		}
 	}
 }
 
@@ -128,7 +113,7 @@ func FuzzParseQuery(f *testing.F) {
 		r, err := ParseQuery(q, 2048)
 		if err != nil {
 			var e *Error
-			if !errors.As(err, &e) || e.Kind != BadRequest {
+			if !errors.As(err, &e) || e.Kind != KindBadRequest {
 				t.Fatalf("error %v is not a bad request", err)
 			}
 			return

@@ -23,9 +23,9 @@ import (
 	"strings"
 
 	"github.com/iron-thumbs/iron_thumbs/config"
-	"github.com/iron-thumbs/iron_thumbs/deploy"
-	"github.com/iron-thumbs/iron_thumbs/funcfile"
-	"github.com/iron-thumbs/iron_thumbs/ironapi"
+	"github.com/iron-thumbs/iron_thumbs/internal/deploy"
+	"github.com/iron-thumbs/iron_thumbs/internal/funcfile"
+	"github.com/iron-thumbs/iron_thumbs/internal/ironapi"
 )
 
 func main() {

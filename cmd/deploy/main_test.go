@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/iron-thumbs/iron_thumbs/ironapi/ironapitest"
+	"github.com/iron-thumbs/iron_thumbs/internal/ironapi/ironapitest"
 )
 
 func TestDeployCommand(t *testing.T) {

@@ -160,11 +160,6 @@ func (s *Server) Options() s3store.Options {
 // Client returns an S3 client for the gateway.
 func (s *Server) Client() *s3.Client { return s3store.NewClient(s.Options()) }
 
-// Env returns the function's S3 settings for the gateway, as NAME=value.
-func (s *Server) Env() []string {
-	return []string{"S3_ENDPOINT=" + s.Endpoint, "S3_ACCESS_KEY=" + s.AccessKey, "S3_SECRET_KEY=" + s.SecretKey}
-}
-
 // CreateBucket creates a bucket.
 func (s *Server) CreateBucket(name string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -41,6 +43,74 @@ type Route struct {
 	Headers        map[string][]string `json:"headers,omitempty"`
 	Config         map[string]string   `json:"config,omitempty"`
 	JWTKey         string              `json:"jwt_key,omitempty"`
+}
+
+// Check reports what the server would accept but not survive: a hot route
+// (format http) with idle_timeout 0 cancels its container at once, and the
+// server's dispatch loop then blocks every call of the whole server.
+func (r Route) Check() error {
+	if r.Format == "http" && r.IdleTimeout < 1 {
+		return errors.New("a hot route (format: http) needs idle_timeout of at least 1s: 0 wedges the IronFunctions server")
+	}
+	return nil
+}
+
+// Merge returns the route r becomes when patch is sent as a PATCH: zero
+// values leave a field unchanged, config "" deletes a key, an empty header
+// list deletes the header and a non-empty one is appended.
+func (r Route) Merge(patch Route) Route {
+	out := r
+	if patch.Image != "" {
+		out.Image = patch.Image
+	}
+	if patch.Memory != 0 {
+		out.Memory = patch.Memory
+	}
+	if patch.Type != "" {
+		out.Type = patch.Type
+	}
+	if patch.Format != "" {
+		out.Format = patch.Format
+	}
+	if patch.MaxConcurrency != 0 {
+		out.MaxConcurrency = patch.MaxConcurrency
+	}
+	if patch.Timeout != 0 {
+		out.Timeout = patch.Timeout
+	}
+	if patch.IdleTimeout != 0 {
+		out.IdleTimeout = patch.IdleTimeout
+	}
+	if patch.JWTKey != "" {
+		out.JWTKey = patch.JWTKey
+	}
+	if patch.Config != nil {
+		out.Config = maps.Clone(r.Config)
+		if out.Config == nil {
+			out.Config = map[string]string{}
+		}
+		for k, v := range patch.Config {
+			if v == "" {
+				delete(out.Config, k)
+			} else {
+				out.Config[k] = v
+			}
+		}
+	}
+	if patch.Headers != nil {
+		out.Headers = map[string][]string{}
+		for k, v := range r.Headers {
+			out.Headers[k] = slices.Clone(v)
+		}
+		for k, v := range patch.Headers {
+			if len(v) == 0 {
+				delete(out.Headers, k)
+			} else {
+				out.Headers[k] = append(out.Headers[k], v...)
+			}
+		}
+	}
+	return out
 }
 
 // Error is an answer of the API other than success, with the server's

@@ -255,11 +255,10 @@ type Hot struct {
 }
 
 type proc struct {
-	cmd   *exec.Cmd
-	in    io.WriteCloser
-	out   io.Reader
-	done  chan struct{}
-	calls int
+	cmd  *exec.Cmd
+	in   io.WriteCloser
+	out  io.Reader
+	done chan struct{}
 }
 
 // NewHot returns an empty pool for the route.

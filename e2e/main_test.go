@@ -1,4 +1,8 @@
-package main
+// Package e2e tests the built binary through every door, as its users
+// meet it: cold and hot calls under an IronFunctions-faithful runner, the
+// local server as a process, and the sign, purge and resize commands,
+// against a real S3 server (the Versity S3 Gateway, started here).
+package e2e
 
 import (
 	"bytes"
@@ -16,14 +20,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iron-thumbs/iron_thumbs/internal/ironrunner"
 	"github.com/iron-thumbs/iron_thumbs/internal/s3test"
-	"github.com/iron-thumbs/iron_thumbs/ironrunner"
 	"github.com/iron-thumbs/iron_thumbs/s3store"
 	"github.com/iron-thumbs/iron_thumbs/thumbs"
 )
 
-// binary is the function under test: $IRON_THUMBS_BIN (the Makefile's
-// static build), else a fresh build of this package.
+// binary is the function under test: $IRON_THUMBS_BIN (make test passes
+// its static build), else the Makefile's build into a temporary folder.
 var binary string
 
 // s3 is one gateway shared by the package's tests; each test takes its own
@@ -35,24 +39,13 @@ func TestMain(m *testing.M) {
 }
 
 func testMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "iron_thumbs-test")
+	dir, err := os.MkdirTemp("", "iron_thumbs-e2e")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	binary = os.Getenv("IRON_THUMBS_BIN")
-	if binary == "" {
-		binary = filepath.Join(dir, "iron_thumbs")
-		// The Makefile's static build.
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", binary, ".")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "building the function: %v\n%s", err, out)
-			return 1
-		}
-	} else if binary, err = filepath.Abs(binary); err != nil {
+	if binary, err = buildBinary(dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -63,6 +56,20 @@ func testMain(m *testing.M) int {
 	}
 	defer s3.Stop()
 	return m.Run()
+}
+
+// buildBinary returns $IRON_THUMBS_BIN, or builds the binary with the
+// Makefile's static build (the one place its flags are written).
+func buildBinary(dir string) (string, error) {
+	if bin := os.Getenv("IRON_THUMBS_BIN"); bin != "" {
+		return filepath.Abs(bin)
+	}
+	bin := filepath.Join(dir, "iron_thumbs")
+	out, err := exec.Command("make", "-s", "-C", "..", "build", "BIN="+bin).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("make build: %v\n%s", err, out)
+	}
+	return bin, nil
 }
 
 var bucketSeq atomic.Int32
@@ -90,7 +97,7 @@ func newBuckets(t *testing.T, createThumbs bool) buckets {
 			t.Fatal(err)
 		}
 	}
-	files, _ := filepath.Glob(filepath.Join("testdata", "*"))
+	files, _ := filepath.Glob(filepath.Join("..", "testdata", "*.*"))
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -100,10 +107,10 @@ func newBuckets(t *testing.T, createThumbs bool) buckets {
 			t.Fatal(err)
 		}
 	}
-	cloud := mustRead(t, "testdata/computer_cloud_system.png")
+	cloud := mustRead(t, "../testdata/computer_cloud_system.png")
 	b.images.Put(ctx, "notes.png", []byte("not an image at all"), "image/png", nil)
 	b.images.Put(ctx, "truncated.png", cloud[:len(cloud)/2], "image/png", nil)
-	if err := b.images.Put(ctx, "folder/my cat 猫.png", mustRead(t, "testdata/gray.png"), "image/png", nil); err != nil {
+	if err := b.images.Put(ctx, "folder/my cat 猫.png", mustRead(t, "../testdata/gray.png"), "image/png", nil); err != nil {
 		t.Fatal(err)
 	}
 	return b
@@ -361,28 +368,5 @@ func TestHotWithoutConfigAnswers(t *testing.T) {
 	}
 	if time.Since(start) > 5*time.Second {
 		t.Error("a hot call without configuration was not answered at once")
-	}
-}
-
-// TestHotFraming feeds the hot loop directly: a malformed request is
-// answered and the loop goes on.
-func TestHotFraming(t *testing.T) {
-	in := "GET / HTTP/1.1\r\nRequest_url: http//h/r/a/thumbs?size=1\r\nContent-Length: 0\r\n\r\n" +
-		"garbage line\r\n\r\n" +
-		"GET / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc" +
-		"GET / HTTP/1.1\r\nRequest_url: http//h/r/a/thumbs?filename=x&size=9\r\nContent-Length: 0\r\n\r\n"
-	var out, errOut bytes.Buffer
-	env := map[string]string{"FN_FORMAT": "http"}
-	code := run(context.Background(), nil, func(k string) string { return env[k] }, strings.NewReader(in), &out, &errOut)
-	if code != 0 {
-		t.Errorf("exit %d when stdin closed, want 0", code)
-	}
-	if n := strings.Count(out.String(), "HTTP/1.1 "); n != 4 {
-		t.Errorf("%d responses to 4 requests:\n%s", n, out.String())
-	}
-	for _, want := range []string{"400 Bad Request", "malformed request", "no Request_url", "500 Internal Server Error"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("responses lack %q", want)
-		}
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -15,16 +15,16 @@ import (
 	"time"
 
 	"github.com/iron-thumbs/iron_thumbs/internal/faultproxy"
+	"github.com/iron-thumbs/iron_thumbs/internal/ironrunner"
 	"github.com/iron-thumbs/iron_thumbs/internal/s3test"
 	"github.com/iron-thumbs/iron_thumbs/internal/testimages"
-	"github.com/iron-thumbs/iron_thumbs/ironrunner"
 	"github.com/iron-thumbs/iron_thumbs/thumbs"
 	"github.com/iron-thumbs/iron_thumbs/urlsig"
 )
 
 // hostileObjects are originals no call may turn into a thumbnail.
 func hostileObjects(t *testing.T) map[string][]byte {
-	cloud := mustRead(t, "testdata/computer_cloud_system.png")
+	cloud := mustRead(t, "../testdata/computer_cloud_system.png")
 	badCRC := bytes.Clone(cloud)
 	badCRC[29] ^= 0xff
 	big := bytes.Repeat([]byte{0x89, 'P', 'N', 'G'}, (3<<20)/4)
@@ -34,7 +34,7 @@ func hostileObjects(t *testing.T) map[string][]byte {
 		"badcrc.png":    badCRC,
 		"bomb.png":      testimages.Bomb(20000, 20000),
 		"big.png":       big,
-		"gray.png":      mustRead(t, "testdata/gray.png"),
+		"gray.png":      mustRead(t, "../testdata/gray.png"),
 	}
 }
 
@@ -89,7 +89,7 @@ func TestHostileInput(t *testing.T) {
 	defer hot.Close()
 	// The local door, on folders holding the same originals.
 	localEnv := map[string]string{"MAX_SOURCE_BYTES": "2000000"}
-	base, localDir := startServeWith(t, localEnv, objects)
+	local := startLocal(t, localEnv, objects)
 
 	for _, c := range hostileCases {
 		res := cold.RunCold(ctx, ironrunner.Call{URL: thumbsURL(c.query)})
@@ -103,18 +103,13 @@ func TestHostileInput(t *testing.T) {
 		}
 		res = hot.Run(ctx, ironrunner.Call{URL: thumbsURL(c.query)})
 		checkJSONError(t, "hot, "+c.name, res.FnStatus, res.Body, statusOfExit[c.exit], c.msg)
-		resp, err := http.Get(base + "/r/iron_thumbs/thumbs?" + c.query)
-		if err != nil {
-			t.Fatalf("local, %s: %v", c.name, err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, body := local.get(t, "/r/iron_thumbs/thumbs?"+c.query)
 		checkJSONError(t, "local, "+c.name, resp.StatusCode, body, statusOfExit[c.exit], c.msg)
 	}
 	if keys := b.keys(t); len(keys) != 0 {
 		t.Errorf("bad input stored %q", keys)
 	}
-	if entries, _ := os.ReadDir(filepath.Join(localDir, "thumbs")); len(entries) != 0 {
+	if entries, _ := os.ReadDir(filepath.Join(local.Dir, "thumbs")); len(entries) != 0 {
 		t.Errorf("bad input stored %d local entries", len(entries))
 	}
 	// Still serving.
@@ -134,19 +129,6 @@ func checkJSONError(t *testing.T, name string, status int, body []byte, wantStat
 	if err := json.Unmarshal(body, &e); err != nil || status != wantStatus || !strings.Contains(e.Error.Message, msg) {
 		t.Errorf("%s: %d %.100q; want %d with the JSON error %q", name, status, body, wantStatus, msg)
 	}
-}
-
-// startServeWith runs the local door on folders holding objects.
-func startServeWith(t *testing.T, env map[string]string, objects map[string][]byte) (string, string) {
-	t.Helper()
-	base := startServe(t, env)
-	dir := serveDirs[base]
-	for name, data := range objects {
-		if err := os.WriteFile(filepath.Join(dir, "images", name), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return base, dir
 }
 
 // TestPeakMemory measures cold calls' peak RSS on the bomb and on a
@@ -317,12 +299,12 @@ func TestConcurrentColdMisses(t *testing.T) {
 }
 
 func TestConcurrentLocalMisses(t *testing.T) {
-	base := startServe(t, nil)
+	local := startLocal(t, nil, nil)
 	var wg sync.WaitGroup
 	bodies := make([][]byte, 10)
 	for i := range bodies {
 		wg.Go(func() {
-			resp, err := http.Get(base + "/thumbs?filename=computer_cloud_system.png&size=77")
+			resp, err := http.Get(local.URL + "/thumbs?filename=computer_cloud_system.png&size=77")
 			if err != nil {
 				t.Error(err)
 				return
@@ -388,12 +370,11 @@ func TestSignAndPurgeCommands(t *testing.T) {
 		"S3_ENDPOINT": s3.Endpoint, "S3_ACCESS_KEY": s3.AccessKey, "S3_SECRET_KEY": s3.SecretKey,
 		"IMAGE_BUCKET": b.images.Name(), "THUMB_BUCKET": b.thumbs.Name(), "SIGNING_KEY": "k",
 	}
-	getenv := func(k string) string { return env[k] }
-	var out, errOut bytes.Buffer
-	if code := run(ctx, []string{"sign", "-ttl", "1h", "gray.png", "60"}, getenv, nil, &out, &errOut); code != 0 {
-		t.Fatalf("sign: %d %s", code, errOut.String())
+	res := command(t, env, "sign", "-ttl", "1h", "gray.png", "60")
+	if res.code != 0 {
+		t.Fatalf("sign: %d %s", res.code, res.stderr)
 	}
-	signed := strings.TrimSpace(out.String())
+	signed := strings.TrimSpace(res.stdout)
 	if !strings.Contains(signed, "sig=") || !strings.Contains(signed, "exp=") {
 		t.Fatalf("signed URL %q", signed)
 	}
@@ -410,11 +391,11 @@ func TestSignAndPurgeCommands(t *testing.T) {
 	if keys := b.keys(t); len(keys) != 2 {
 		t.Fatalf("stored %q", keys)
 	}
-	out.Reset()
-	if code := run(ctx, []string{"purge", "gray.png"}, getenv, nil, &out, &errOut); code != 0 {
-		t.Fatalf("purge: %d %s", code, errOut.String())
+	res = command(t, env, "purge", "gray.png")
+	if res.code != 0 {
+		t.Fatalf("purge: %d %s", res.code, res.stderr)
 	}
-	if strings.Count(out.String(), "deleted ") != 2 || len(b.keys(t)) != 0 {
-		t.Errorf("purge said %q, left %q", out.String(), b.keys(t))
+	if strings.Count(res.stdout, "deleted ") != 2 || len(b.keys(t)) != 0 {
+		t.Errorf("purge said %q, left %q", res.stdout, b.keys(t))
 	}
 }

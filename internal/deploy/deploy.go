@@ -15,8 +15,8 @@ import (
 	"strings"
 
 	"github.com/iron-thumbs/iron_thumbs/config"
-	"github.com/iron-thumbs/iron_thumbs/funcfile"
-	"github.com/iron-thumbs/iron_thumbs/ironapi"
+	"github.com/iron-thumbs/iron_thumbs/internal/funcfile"
+	"github.com/iron-thumbs/iron_thumbs/internal/ironapi"
 )
 
 // Target is what the app and route should be.
@@ -92,9 +92,6 @@ func (t Target) Route() (ironapi.Route, error) {
 	}
 	if t.CacheControl != "" {
 		r.Headers["Cache-Control"] = []string{t.CacheControl}
-	}
-	if r.Format == "http" && r.IdleTimeout < 1 {
-		return r, errors.New("deploy: refusing a hot route with idle_timeout 0: it wedges the IronFunctions server")
 	}
 	return r, nil
 }
@@ -229,6 +226,9 @@ func (r *runner) route(ctx context.Context, app string, want ironapi.Route) erro
 	path := "/v1/apps/" + app + "/routes" + want.Path
 	cur, err := r.c.GetRoute(ctx, app, want.Path)
 	if ironapi.IsStatus(err, 404) {
+		if err := want.Check(); err != nil {
+			return fmt.Errorf("deploy: refusing route %s: %w", want.Path, err)
+		}
 		r.say("route %s%s: create with image %s, format %s, timeout %ds, idle_timeout %ds, memory %d MB, max_concurrency %d",
 			app, want.Path, want.Image, want.Format, want.Timeout, want.IdleTimeout, want.Memory, want.MaxConcurrency)
 		err := r.send("POST", "/v1/apps/"+app+"/routes", map[string]any{"route": want}, func() error {
@@ -277,9 +277,6 @@ func (r *runner) route(ctx context.Context, app string, want ironapi.Route) erro
 		patch.MaxConcurrency = want.MaxConcurrency
 		diff("max_concurrency", cur.MaxConcurrency, want.MaxConcurrency)
 	}
-	if cur.Format == "http" && cur.IdleTimeout < 1 && patch.IdleTimeout == 0 {
-		return fmt.Errorf("deploy: route %s is hot with idle_timeout 0 and func.yaml sets none: it would wedge the server", want.Path)
-	}
 	cfg := map[string]string{}
 	for k := range cur.Config {
 		if _, ok := want.Config[k]; !ok {
@@ -314,6 +311,14 @@ func (r *runner) route(ctx context.Context, app string, want ironapi.Route) erro
 			lines = append(lines, fmt.Sprintf("  ~ header %s: %q", k, vs))
 		}
 	}
+	if len(set) > 0 {
+		patch.Headers = set
+	}
+	// The rule applies to the route as it will be once patched.
+	after := cur.Merge(ironapi.Route{Headers: del}).Merge(patch)
+	if err := after.Check(); err != nil {
+		return fmt.Errorf("deploy: refusing route %s as it would become: %w", want.Path, err)
+	}
 	if len(lines) == 0 {
 		return nil
 	}
@@ -330,9 +335,6 @@ func (r *runner) route(ctx context.Context, app string, want ironapi.Route) erro
 		}); err != nil {
 			return err
 		}
-	}
-	if len(set) > 0 {
-		patch.Headers = set
 	}
 	if patch.Image == "" && patch.Format == "" && patch.Type == "" && patch.Memory == 0 && patch.Timeout == 0 &&
 		patch.IdleTimeout == 0 && patch.MaxConcurrency == 0 && patch.Config == nil && patch.Headers == nil {

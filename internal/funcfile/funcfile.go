@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/iron-thumbs/iron_thumbs/internal/ironapi"
 )
 
 // File is func.yaml.
@@ -95,8 +97,8 @@ func (f *File) Check() error {
 	if f.Timeout != 0 && time.Duration(f.Timeout)%time.Second != 0 {
 		errs = append(errs, fmt.Errorf("timeout %v: the API takes whole seconds", time.Duration(f.Timeout)))
 	}
-	if f.Format == "http" && f.IdleTimeout.Seconds() < 1 {
-		errs = append(errs, errors.New("a hot route (format: http) needs idle_timeout of at least 1s: 0 wedges the IronFunctions server"))
+	if err := (ironapi.Route{Format: f.Format, IdleTimeout: f.IdleTimeout.Seconds()}).Check(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("funcfile: %w", err)

@@ -9,7 +9,6 @@ package ironapitest
 
 import (
 	"encoding/json"
-	"fmt"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -18,7 +17,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/iron-thumbs/iron_thumbs/ironapi"
+	"github.com/iron-thumbs/iron_thumbs/internal/ironapi"
 )
 
 // Request is one request the server received.
@@ -235,23 +234,23 @@ func (s *Server) app(w http.ResponseWriter, method, name string, raw json.RawMes
 }
 
 // decodeRoute reads {"route":{...}} strictly: "30s" for a timeout is
-// invalid JSON to the server.
-func decodeRoute(raw json.RawMessage) (*ironapi.Route, error) {
+// invalid JSON to the server, which answers 400 "Invalid JSON".
+func decodeRoute(raw json.RawMessage) (*ironapi.Route, bool) {
 	var in struct {
 		Route *ironapi.Route `json:"route"`
 	}
 	if err := json.Unmarshal(raw, &in); err != nil || in.Route == nil {
-		return nil, fmt.Errorf("Invalid JSON")
+		return nil, false
 	}
-	return in.Route, nil
+	return in.Route, true
 }
 
 func validFormat(f string) bool { return f == "" || f == "default" || f == "http" }
 
 func (s *Server) createRoute(w http.ResponseWriter, app string, raw json.RawMessage) {
-	in, err := decodeRoute(raw)
-	if err != nil {
-		fail(w, 400, err.Error())
+	in, ok := decodeRoute(raw)
+	if !ok {
+		fail(w, 400, "Invalid JSON")
 		return
 	}
 	switch {
@@ -323,9 +322,9 @@ func (s *Server) route(w http.ResponseWriter, method, app, path string, raw json
 		delete(s.routes[app], path)
 		writeJSON(w, 200, map[string]any{"message": "Route deleted"})
 	case http.MethodPatch:
-		in, err := decodeRoute(raw)
-		if err != nil {
-			fail(w, 400, err.Error())
+		in, ok := decodeRoute(raw)
+		if !ok {
+			fail(w, 400, "Invalid JSON")
 			return
 		}
 		if in.Path != "" && in.Path != path {
@@ -336,45 +335,9 @@ func (s *Server) route(w http.ResponseWriter, method, app, path string, raw json
 			fail(w, 400, "Invalid route Format")
 			return
 		}
-		// api/models/route.go Update: zero values leave a field alone.
-		if in.Image != "" {
-			r.Image = in.Image
-		}
-		if in.Memory != 0 {
-			r.Memory = in.Memory
-		}
-		if in.Type != "" {
-			r.Type = in.Type
-		}
-		if in.Format != "" {
-			r.Format = in.Format
-		}
-		if in.MaxConcurrency != 0 {
-			r.MaxConcurrency = in.MaxConcurrency
-		}
-		if in.Timeout != 0 {
-			r.Timeout = in.Timeout
-		}
-		if in.IdleTimeout != 0 {
-			r.IdleTimeout = in.IdleTimeout
-		}
-		if in.JWTKey != "" {
-			r.JWTKey = in.JWTKey
-		}
-		if r.Config == nil {
-			r.Config = map[string]string{}
-		}
-		mergeConfig(r.Config, in.Config)
-		if r.Headers == nil {
-			r.Headers = map[string][]string{}
-		}
-		for k, vs := range in.Headers {
-			if len(vs) == 0 {
-				delete(r.Headers, k)
-			} else {
-				r.Headers[k] = append(r.Headers[k], vs...)
-			}
-		}
+		// api/models/route.go Update: zero values leave a field alone,
+		// config "" deletes, header lists are appended.
+		*r = r.Merge(*in)
 		writeJSON(w, 200, map[string]any{"message": "Route successfully updated", "route": r})
 	default:
 		fail(w, http.StatusMethodNotAllowed, "Method not allowed")

@@ -3,11 +3,12 @@ package ironapi_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
-	"github.com/iron-thumbs/iron_thumbs/ironapi"
-	"github.com/iron-thumbs/iron_thumbs/ironapi/ironapitest"
+	"github.com/iron-thumbs/iron_thumbs/internal/ironapi"
+	"github.com/iron-thumbs/iron_thumbs/internal/ironapi/ironapitest"
 )
 
 func TestClient(t *testing.T) {
@@ -93,5 +94,31 @@ func TestTimeoutsAreIntegers(t *testing.T) {
 	reqs := srv.Requests()
 	if body := reqs[len(reqs)-1].Body; !strings.Contains(body, `"timeout":30`) || !strings.Contains(body, `"idle_timeout":30`) {
 		t.Errorf("request body %s", body)
+	}
+}
+
+// TestMerge pins the server's PATCH rules (CONTRACT.md): zero values
+// unchanged, config "" deletes, an empty header list deletes, a non-empty
+// one is appended.
+func TestMerge(t *testing.T) {
+	cur := ironapi.Route{Path: "/thumbs", Image: "a:1", Format: "http", Timeout: 30, IdleTimeout: 30, Memory: 128,
+		Config:  map[string]string{"A": "1", "B": "2"},
+		Headers: map[string][]string{"Cache-Control": {"max-age=1"}, "X-Old": {"y"}}}
+	got := cur.Merge(ironapi.Route{Image: "a:2", Timeout: 0, Config: map[string]string{"A": "", "C": "3"},
+		Headers: map[string][]string{"Cache-Control": {"max-age=2"}, "X-Old": {}}})
+	want := ironapi.Route{Path: "/thumbs", Image: "a:2", Format: "http", Timeout: 30, IdleTimeout: 30, Memory: 128,
+		Config:  map[string]string{"B": "2", "C": "3"},
+		Headers: map[string][]string{"Cache-Control": {"max-age=1", "max-age=2"}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Merge =\n%+v\nwant\n%+v", got, want)
+	}
+	if cur.Config["A"] != "1" || len(cur.Headers["Cache-Control"]) != 1 {
+		t.Error("Merge changed the route it was called on")
+	}
+	if err := (ironapi.Route{Format: "http"}).Check(); err == nil {
+		t.Error("a hot route without idle_timeout passed Check")
+	}
+	if err := (ironapi.Route{Format: "default"}).Check(); err != nil {
+		t.Error(err)
 	}
 }

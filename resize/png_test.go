@@ -236,9 +236,9 @@ func TestSourceFailureIsNotCorruption(t *testing.T) {
 	if _, err := Thumbnail(bytes.NewReader(big), Options{Width: 90, MaxBytes: int64(len(big) / 2)}); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("over MaxBytes: %v, want ErrTooLarge", err)
 	}
-	// A side longer than MaxSide is refused from the header.
-	wide := testimages.Bomb(MaxSide+1, 1)
+	// A side longer than maxSide is refused from the header.
+	wide := testimages.Bomb(maxSide+1, 1)
 	if _, err := Thumbnail(bytes.NewReader(wide), Options{Width: 90, MaxPixels: 1 << 30}); !errors.Is(err, ErrTooLarge) {
-		t.Errorf("%d px wide: %v, want ErrTooLarge", MaxSide+1, err)
+		t.Errorf("%d px wide: %v, want ErrTooLarge", maxSide+1, err)
 	}
 }

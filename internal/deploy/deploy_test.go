@@ -7,10 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/iron-thumbs/iron_thumbs/deploy"
-	"github.com/iron-thumbs/iron_thumbs/funcfile"
-	"github.com/iron-thumbs/iron_thumbs/ironapi"
-	"github.com/iron-thumbs/iron_thumbs/ironapi/ironapitest"
+	"github.com/iron-thumbs/iron_thumbs/internal/deploy"
+	"github.com/iron-thumbs/iron_thumbs/internal/funcfile"
+	"github.com/iron-thumbs/iron_thumbs/internal/ironapi"
+	"github.com/iron-thumbs/iron_thumbs/internal/ironapi/ironapitest"
 )
 
 const funcYAML = `
