@@ -68,7 +68,7 @@ func flagDefaults(fs *flag.FlagSet) string {
 func readConfig(env *environment) (config.Config, error) {
 	cfg, err := config.FromEnv(env.getenv)
 	if err != nil {
-		return cfg, thumbs.ConfigError(err)
+		return cfg, thumbs.ConfigError(err, config.Redacted(err))
 	}
 	return cfg, nil
 }
@@ -85,7 +85,10 @@ type bucket interface {
 func openStores(cfg config.Config, localDir string) (images, th bucket, closeAll func(), err error) {
 	if localDir != "" {
 		fail := func(err error) (bucket, bucket, func(), error) {
-			return nil, nil, nil, thumbs.ConfigError(fmt.Errorf("local store: %w", err))
+			return nil, nil, nil, thumbs.ConfigError(fmt.Errorf("local store: %w", err), "")
+		}
+		if err := separateFolders(filepath.Join(localDir, cfg.ImageBucket), filepath.Join(localDir, cfg.ThumbBucket)); err != nil {
+			return fail(err)
 		}
 		img, err := localstore.Open(filepath.Join(localDir, cfg.ImageBucket))
 		if err != nil {
@@ -103,7 +106,7 @@ func openStores(cfg config.Config, localDir string) (images, th bucket, closeAll
 		return img, t, func() { img.Close(); t.Close() }, nil
 	}
 	if err := cfg.CheckS3(); err != nil {
-		return nil, nil, nil, thumbs.ConfigError(err)
+		return nil, nil, nil, thumbs.ConfigError(err, config.Redacted(err))
 	}
 	client := s3store.NewClient(s3store.Options{
 		Endpoint:    cfg.S3Endpoint,
@@ -119,18 +122,40 @@ func openStores(cfg config.Config, localDir string) (images, th bucket, closeAll
 // newHandler reads the configuration and opens the stores. A concurrent
 // door (the local server) bounds the transforms at once to
 // THUMB_CONCURRENCY.
-func newHandler(env *environment, localDir string, concurrent bool) (*thumbs.Handler, func(), error) {
+func newHandler(env *environment, localDir string, concurrent bool) (*thumbs.Handler, config.Config, func(), error) {
 	cfg, err := readConfig(env)
 	if err != nil {
-		return nil, func() {}, err
+		return nil, cfg, func() {}, err
 	}
 	images, th, closeAll, err := openStores(cfg, localDir)
 	if err != nil {
-		return nil, func() {}, err
+		return nil, cfg, func() {}, err
 	}
 	opts := cfg.Handler()
 	if concurrent {
 		opts.MaxTransforms = cfg.Concurrency
 	}
-	return thumbs.New(opts, images, th, env.log), closeAll, nil
+	return thumbs.New(opts, images, th, env.log), cfg, closeAll, nil
+}
+
+// separateFolders refuses an images folder and a thumbs folder that are
+// one, or one inside the other: thumbnails would be read as originals, and
+// purge would delete originals.
+func separateFolders(images, thumbs string) error {
+	abs := func(p string) string {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			a = p
+		}
+		if r, err := filepath.EvalSymlinks(a); err == nil {
+			a = r
+		}
+		return filepath.Clean(a)
+	}
+	a, b := abs(images), abs(thumbs)
+	inside := func(x, y string) bool { return x == y || strings.HasPrefix(x, y+string(filepath.Separator)) }
+	if inside(a, b) || inside(b, a) {
+		return fmt.Errorf("IMAGE_BUCKET and THUMB_BUCKET name the same folder or one inside the other (%s, %s): give each its own", images, thumbs)
+	}
+	return nil
 }

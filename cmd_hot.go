@@ -11,7 +11,7 @@ import (
 // runHot serves hot-format calls until stdin closes or a signal comes.
 func runHot(ctx context.Context, env *environment) error {
 	var h http.Handler
-	th, closeStores, err := newHandler(env, "", false)
+	th, _, closeStores, err := newHandler(env, "", false)
 	h = th
 	if err != nil {
 		// A hot process that exits leaves the caller waiting for the route
@@ -22,7 +22,8 @@ func runHot(ctx context.Context, env *environment) error {
 		closeStores = func() {}
 	}
 	defer closeStores()
-	if err := ironfn.Hot(ctx, h, env.stdin, env.stdout); err != nil {
+	limitMemory(env.getenv, 1)
+	if err := ironfn.Hot(ctx, releaseAfter(h), env.stdin, env.stdout); err != nil {
 		return thumbs.Errorf(thumbs.KindInternal, "%v", err)
 	}
 	return nil

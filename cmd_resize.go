@@ -49,8 +49,7 @@ func runResize(ctx context.Context, args []string, env *environment) error {
 	if fi.Size() > cfg.MaxSourceBytes {
 		return thumbs.Errorf(thumbs.KindTooLarge, "%s is %d bytes, more than the limit of %d", src, fi.Size(), cfg.MaxSourceBytes)
 	}
-	res, err := resize.Thumbnail(f, resize.Options{Width: *width, MaxPixels: cfg.MaxSourcePixels,
-		MaxBytes: cfg.MaxSourceBytes, JPEGQuality: cfg.JPEGQuality})
+	res, err := resize.Thumbnail(ctx, f, cfg.Handler().Transform(*width))
 	if err != nil {
 		return err
 	}

@@ -20,19 +20,24 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	if _, err := parseFlags(fs, "iron_thumbs serve [-addr HOST:PORT] [-local DIR]", args, none, env.stdout); err != nil {
 		return err
 	}
-	h, closeStores, err := newHandler(env, *local, true)
+	h, cfg, closeStores, err := newHandler(env, *local, true)
 	if err != nil {
 		return err
 	}
 	defer closeStores()
+	limitMemory(env.getenv, cfg.Concurrency)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return &thumbs.Error{Kind: thumbs.KindUnavailable, Msg: "serve: cannot listen on " + *addr, Err: err}
 	}
 	srv := &http.Server{
-		Handler:           localMux(h),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       90 * time.Second,
+		Handler: localMux(releaseAfter(h)),
+		// A client that trickles or withholds its request, or does not
+		// read the answer, holds a connection for seconds, not forever.
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      cfg.CallTimeout + 10*time.Second,
+		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
 	store := "S3"

@@ -104,11 +104,12 @@ func runFunction(ctx context.Context, env *environment) error {
 	if hot {
 		return runHot(ctx, env)
 	}
-	h, closeStores, err := newHandler(env, "", false)
+	h, _, closeStores, err := newHandler(env, "", false)
 	if err != nil {
 		return err
 	}
 	defer closeStores()
+	limitMemory(env.getenv, 1)
 	u := env.getenv("REQUEST_URL")
 	if u == "" {
 		return thumbs.Errorf(thumbs.KindBadRequest, "REQUEST_URL is not set: IronFunctions sets it on every call; "+

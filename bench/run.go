@@ -122,7 +122,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	e.expected = map[string][]byte{}
 	for name, data := range e.images {
-		res, err := resize.Thumbnail(bytes.NewReader(data), resize.Options{Width: 180})
+		res, err := resize.Thumbnail(ctx, bytes.NewReader(data), resize.Options{Width: 180})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}

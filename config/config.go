@@ -10,6 +10,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"runtime"
 	"slices"
 	"strconv"
@@ -64,6 +65,10 @@ type Config struct {
 	// MaxSourcePixels bounds the original's width×height, checked from its
 	// header (MAX_SOURCE_PIXELS, default 50,000,000).
 	MaxSourcePixels int64
+	// MaxThumbPixels bounds a thumbnail's width×height, upright, checked
+	// from the original's header before it is decoded (THUMB_MAX_PIXELS,
+	// default THUMB_MAX_SIZE squared: 4,194,304 for 2048).
+	MaxThumbPixels int64
 	// JPEGQuality is the quality of JPEG thumbnails (JPEG_QUALITY, 1-100,
 	// default 85).
 	JPEGQuality int
@@ -99,6 +104,68 @@ func Default() Config {
 	}
 }
 
+// SettingError is a setting that is wrong. Its message names the setting
+// and the problem, never the value, which may hold a secret (an endpoint
+// with user:password@): clients of a hot route read it.
+type SettingError struct {
+	Name    string
+	Problem string
+	// Value is what was set; Redacted shows it without credentials.
+	Value string
+}
+
+func (e *SettingError) Error() string { return e.Name + ": " + e.Problem }
+
+// Redacted returns NAME=value for a log: secrets hidden, user:password@
+// removed from URLs.
+func (e *SettingError) Redacted() string {
+	v := e.Value
+	switch {
+	case Secret(e.Name):
+		v = "(secret)"
+	case strings.Contains(v, "@"):
+		if u, err := url.Parse(v); err == nil && u.User != nil {
+			u.User = nil
+			v = u.String()
+		} else if scheme, rest, ok := strings.Cut(v, "://"); ok {
+			_, host, _ := strings.Cut(rest, "@")
+			v = scheme + "://" + host
+		} else {
+			v = "(hidden)"
+		}
+	}
+	return fmt.Sprintf("%s=%q", e.Name, v)
+}
+
+func bad(name, problem string, value any) error {
+	return &SettingError{Name: name, Problem: problem, Value: fmt.Sprint(value)}
+}
+
+// Redacted lists the values of the settings err names, credentials
+// removed, for the log: "THUMB_CACHE=\"maybe\"".
+func Redacted(err error) string {
+	var out []string
+	var walk func(error)
+	walk = func(err error) {
+		var se *SettingError
+		switch {
+		case err == nil:
+		case errors.As(err, &se) && errors.Unwrap(err) == nil:
+			out = append(out, se.Redacted())
+		default:
+			if j, ok := err.(interface{ Unwrap() []error }); ok {
+				for _, e := range j.Unwrap() {
+					walk(e)
+				}
+			} else {
+				walk(errors.Unwrap(err))
+			}
+		}
+	}
+	walk(err)
+	return strings.Join(out, " ")
+}
+
 // FromEnv returns Default overridden by the environment, validated.
 // getenv is os.Getenv in production.
 func FromEnv(getenv func(string) string) (Config, error) {
@@ -113,7 +180,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		if v := getenv(name); v != "" {
 			n, err := strconv.ParseInt(strings.ReplaceAll(v, "_", ""), 10, 64)
 			if err != nil || n < 1 {
-				errs = append(errs, fmt.Errorf("%s=%q: want a positive integer", name, v))
+				errs = append(errs, bad(name, "want a positive integer", v))
 				return
 			}
 			*dst = n
@@ -122,6 +189,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	small := func(name string, dst *int) {
 		n := int64(*dst)
 		integer(name, &n)
+		if n > 1<<30 {
+			errs = append(errs, bad(name, "too large", n))
+			return
+		}
 		*dst = int(n)
 	}
 	str("IMAGE_BUCKET", &c.ImageBucket)
@@ -140,7 +211,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		case "off", "false", "0":
 			*dst = false
 		default:
-			errs = append(errs, fmt.Errorf("%s=%q: want on or off", name, v))
+			errs = append(errs, bad(name, "want on or off", v))
 		}
 	}
 	onOff("THUMB_CACHE", &c.Cache)
@@ -151,11 +222,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	small("S3_MAX_ATTEMPTS", &c.S3MaxAttempts)
 	integer("MAX_SOURCE_BYTES", &c.MaxSourceBytes)
 	integer("MAX_SOURCE_PIXELS", &c.MaxSourcePixels)
+	c.MaxThumbPixels = int64(c.MaxWidth) * int64(c.MaxWidth)
+	integer("THUMB_MAX_PIXELS", &c.MaxThumbPixels)
 	duration := func(name string, dst *time.Duration) {
 		if v := getenv(name); v != "" {
 			d, err := time.ParseDuration(v)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: want a Go duration such as 10s", name, v))
+				errs = append(errs, bad(name, "want a Go duration such as 10s", v))
 			}
 			*dst = d
 		}
@@ -166,7 +239,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		for f := range strings.SplitSeq(v, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(f))
 			if err != nil || n < 1 {
-				errs = append(errs, fmt.Errorf("THUMB_SIZES=%q: want widths like 90,180,360", v))
+				errs = append(errs, bad("THUMB_SIZES", "want widths like 90,180,360", v))
 				break
 			}
 			c.Sizes = append(c.Sizes, n)
@@ -187,33 +260,41 @@ func FromEnv(getenv func(string) string) (Config, error) {
 func (c Config) Validate() error {
 	var errs []error
 	if c.ImageBucket == "" || c.ThumbBucket == "" {
-		errs = append(errs, errors.New("IMAGE_BUCKET and THUMB_BUCKET must not be empty"))
+		errs = append(errs, bad("IMAGE_BUCKET", "IMAGE_BUCKET and THUMB_BUCKET must not be empty", ""))
+	}
+	if c.ImageBucket == c.ThumbBucket && c.ImageBucket != "" {
+		// Thumbnail keys would read as originals, and purge and freshness
+		// would touch originals.
+		errs = append(errs, bad("THUMB_BUCKET", "must differ from IMAGE_BUCKET: thumbnails and originals need buckets of their own", c.ThumbBucket))
 	}
 	if c.MaxWidth < 1 {
-		errs = append(errs, fmt.Errorf("THUMB_MAX_SIZE=%d: must be positive", c.MaxWidth))
+		errs = append(errs, bad("THUMB_MAX_SIZE", "must be positive", c.MaxWidth))
 	}
 	for _, s := range c.Sizes {
 		if s > c.MaxWidth {
-			errs = append(errs, fmt.Errorf("THUMB_SIZES: %d is above THUMB_MAX_SIZE=%d", s, c.MaxWidth))
+			errs = append(errs, bad("THUMB_SIZES", fmt.Sprintf("%d is above THUMB_MAX_SIZE (%d)", s, c.MaxWidth), s))
 		}
 	}
+	if c.MaxThumbPixels < 1 {
+		errs = append(errs, bad("THUMB_MAX_PIXELS", "must be positive", c.MaxThumbPixels))
+	}
 	if c.CallTimeout <= 0 || c.CallTimeout > 5*time.Minute {
-		errs = append(errs, fmt.Errorf("CALL_TIMEOUT=%s: want more than 0 and at most 5m", c.CallTimeout))
+		errs = append(errs, bad("CALL_TIMEOUT", "want more than 0 and at most 5m", c.CallTimeout))
 	}
 	if c.S3ConnectTimeout <= 0 || c.S3ConnectTimeout > time.Minute {
-		errs = append(errs, fmt.Errorf("S3_CONNECT_TIMEOUT=%s: want more than 0 and at most 1m", c.S3ConnectTimeout))
+		errs = append(errs, bad("S3_CONNECT_TIMEOUT", "want more than 0 and at most 1m", c.S3ConnectTimeout))
 	}
-	if c.S3MaxAttempts > 10 {
-		errs = append(errs, fmt.Errorf("S3_MAX_ATTEMPTS=%d: want 1 to 10", c.S3MaxAttempts))
+	if c.S3MaxAttempts < 1 || c.S3MaxAttempts > 10 {
+		errs = append(errs, bad("S3_MAX_ATTEMPTS", "want 1 to 10", c.S3MaxAttempts))
 	}
 	if c.JPEGQuality < 1 || c.JPEGQuality > 100 {
-		errs = append(errs, fmt.Errorf("JPEG_QUALITY=%d: want 1 to 100", c.JPEGQuality))
+		errs = append(errs, bad("JPEG_QUALITY", "want 1 to 100", c.JPEGQuality))
 	}
 	if c.Concurrency < 1 {
-		errs = append(errs, fmt.Errorf("THUMB_CONCURRENCY=%d: must be positive", c.Concurrency))
+		errs = append(errs, bad("THUMB_CONCURRENCY", "must be positive", c.Concurrency))
 	}
 	if c.MaxSourceBytes < 1 || c.MaxSourcePixels < 1 {
-		errs = append(errs, errors.New("MAX_SOURCE_BYTES and MAX_SOURCE_PIXELS must be positive"))
+		errs = append(errs, bad("MAX_SOURCE_BYTES", "MAX_SOURCE_BYTES and MAX_SOURCE_PIXELS must be positive", ""))
 	}
 	return errors.Join(errs...)
 }
@@ -229,6 +310,7 @@ func (c Config) Handler() thumbs.Options {
 		CacheControl:    c.CacheControl,
 		MaxSourceBytes:  c.MaxSourceBytes,
 		MaxSourcePixels: c.MaxSourcePixels,
+		MaxThumbPixels:  c.MaxThumbPixels,
 		JPEGQuality:     c.JPEGQuality,
 		SigningKey:      c.SigningKey,
 		Freshness:       c.Freshness,
@@ -249,8 +331,14 @@ func (c Config) CheckS3() error {
 		return fmt.Errorf("config: no S3 configuration: set %s (and S3_ENDPOINT unless the store is AWS S3) in the app's config",
 			strings.Join(missing, " and "))
 	}
-	if c.S3Endpoint != "" && !strings.HasPrefix(c.S3Endpoint, "http://") && !strings.HasPrefix(c.S3Endpoint, "https://") {
-		return fmt.Errorf("config: S3_ENDPOINT=%q: want a URL starting with http:// or https://", c.S3Endpoint)
+	if c.S3Endpoint != "" {
+		u, err := url.Parse(c.S3Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("config: %w", bad("S3_ENDPOINT", "want a URL starting with http:// or https://", c.S3Endpoint))
+		}
+		if u.User != nil {
+			return fmt.Errorf("config: %w", bad("S3_ENDPOINT", "holds credentials: set S3_ACCESS_KEY and S3_SECRET_KEY instead", c.S3Endpoint))
+		}
 	}
 	return nil
 }
@@ -260,7 +348,7 @@ func (c Config) CheckS3() error {
 var Names = []string{
 	"IMAGE_BUCKET", "THUMB_BUCKET",
 	"S3_ENDPOINT", "S3_REGION", "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_MAX_ATTEMPTS", "S3_CONNECT_TIMEOUT",
-	"THUMB_CACHE", "THUMB_MAX_SIZE", "THUMB_SIZES", "CALL_TIMEOUT", "THUMB_CACHE_CONTROL",
+	"THUMB_CACHE", "THUMB_MAX_SIZE", "THUMB_MAX_PIXELS", "THUMB_SIZES", "CALL_TIMEOUT", "THUMB_CACHE_CONTROL",
 	"MAX_SOURCE_BYTES", "MAX_SOURCE_PIXELS", "JPEG_QUALITY", "THUMB_CONCURRENCY", "SIGNING_KEY",
 	"THUMB_FRESHNESS",
 }

@@ -44,11 +44,12 @@ func QueryOf(requestURL string) string {
 }
 
 // recorder is a buffering http.ResponseWriter that also keeps the failure
-// the handler answered (thumbs.ErrorRecorder).
+// the handler answered (thumbs.ErrorRecorder), and takes a thumbnail's
+// bytes without copying them (thumbs.BodyKeeper): a thumbnail is held once.
 type recorder struct {
 	header http.Header
 	status int
-	body   bytes.Buffer
+	body   []byte
 	err    *thumbs.Error
 }
 
@@ -64,7 +65,17 @@ func (r *recorder) WriteHeader(status int) {
 
 func (r *recorder) Write(p []byte) (int, error) {
 	r.WriteHeader(http.StatusOK)
-	return r.body.Write(p)
+	r.body = append(r.body, p...)
+	return len(p), nil
+}
+
+func (r *recorder) KeepBody(p []byte) {
+	r.WriteHeader(http.StatusOK)
+	if len(r.body) == 0 {
+		r.body = p
+		return
+	}
+	r.body = append(r.body, p...)
 }
 
 func (r *recorder) RecordError(e *thumbs.Error) { r.err = e }
@@ -76,7 +87,7 @@ func (r *recorder) complete() bool {
 		return true
 	}
 	n, err := strconv.Atoi(cl)
-	return err == nil && n == r.body.Len()
+	return err == nil && n == len(r.body)
 }
 
 // newHTTPCall builds the request the handler sees: always a GET of the
@@ -105,7 +116,7 @@ func Cold(ctx context.Context, h http.Handler, requestURL string, stdout io.Writ
 	case !rec.complete():
 		return thumbs.Errorf(thumbs.KindUnavailable, "ironfn: thumbnail stream broke")
 	}
-	if _, err := stdout.Write(rec.body.Bytes()); err != nil {
+	if _, err := stdout.Write(rec.body); err != nil {
 		return &thumbs.Error{Kind: thumbs.KindInternal, Msg: "ironfn: writing the answer", Err: err}
 	}
 	return nil
@@ -309,13 +320,13 @@ func errorResponse(err error) *recorder {
 }
 
 func writeResponse(bw *bufio.Writer, rec *recorder) error {
-	rec.header.Set("Content-Length", strconv.Itoa(rec.body.Len()))
+	rec.header.Set("Content-Length", strconv.Itoa(len(rec.body)))
 	rec.header.Del("Transfer-Encoding")
 	fmt.Fprintf(bw, "HTTP/1.1 %d %s\r\n", rec.status, http.StatusText(rec.status))
 	if err := rec.header.Write(bw); err != nil {
 		return err
 	}
 	bw.WriteString("\r\n")
-	bw.Write(rec.body.Bytes())
+	bw.Write(rec.body)
 	return bw.Flush()
 }

@@ -2,6 +2,7 @@ package resize_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -29,7 +30,7 @@ func FuzzThumbnail(f *testing.F) {
 		if width < 1 || width > 512 {
 			width = 1 + (width&0xff)%512
 		}
-		res, err := resize.Thumbnail(bytes.NewReader(data), resize.Options{Width: width, MaxPixels: 1 << 16})
+		res, err := resize.Thumbnail(context.Background(), bytes.NewReader(data), resize.Options{Width: width, MaxPixels: 1 << 16})
 		if err != nil {
 			if !errors.Is(err, resize.ErrUnsupported) && !errors.Is(err, resize.ErrCorrupt) && !errors.Is(err, resize.ErrTooLarge) {
 				t.Fatalf("unexpected error kind: %v", err)

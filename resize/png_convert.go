@@ -24,11 +24,33 @@ func newConverter(c *chunkReader, info pngInfo) *converter {
 	return cv
 }
 
-func (cv *converter) convert(raw []byte) []byte {
-	out := cv.out
-	w := cv.info.width
+// convert turns a raw row of w pixels into NRGBA. The result is valid
+// until the next call.
+func (cv *converter) convert(raw []byte, w int) []byte {
+	out := cv.out[:4*w]
 	useTrans := cv.c.useTrans
 	switch cv.info.depth<<8 | cv.info.colorType {
+	case 1<<8 | ctGray, 2<<8 | ctGray, 4<<8 | ctGray:
+		// As image/png: samples scaled to 8 bits, and so is the tRNS
+		// value, low byte only.
+		d := uint(cv.info.depth)
+		scale := uint8(0xff / (1<<d - 1))
+		ty := cv.c.trans[1] * scale
+		for x := range w {
+			v := unpack(raw, x, d) * scale
+			a := uint8(0xff)
+			if useTrans && v == ty {
+				a = 0
+			}
+			out[4*x], out[4*x+1], out[4*x+2], out[4*x+3] = v, v, v, a
+		}
+	case 1<<8 | ctPaletted, 2<<8 | ctPaletted, 4<<8 | ctPaletted:
+		pal := &cv.c.palette
+		d := uint(cv.info.depth)
+		for x := range w {
+			p := pal[unpack(raw, x, d)]
+			copy(out[4*x:4*x+4], p[:])
+		}
 	case 8<<8 | ctRGBA:
 		copy(out, raw)
 	case 8<<8 | ctTrueColor:
@@ -93,4 +115,12 @@ func (cv *converter) convert(raw []byte) []byte {
 		}
 	}
 	return out
+}
+
+// unpack returns sample x of a row of d-bit samples (d = 1, 2 or 4),
+// packed from the high bits of each byte.
+func unpack(raw []byte, x int, d uint) uint8 {
+	per := 8 / d
+	shift := (per - 1 - uint(x)%per) * d
+	return raw[uint(x)/per] >> shift & (1<<d - 1)
 }

@@ -64,27 +64,54 @@ func peekPNGHeader(br *bufio.Reader) (info pngInfo, ok bool, err error) {
 	return info, true, nil
 }
 
-// streamable reports whether the stream decoder reads this PNG.
-func (p pngInfo) streamable() bool {
-	if p.interlaced {
-		return false
-	}
+// check refuses the combinations of colour type and depth PNG does not
+// define, as image/png does.
+func (p pngInfo) check() error {
+	ok := false
 	switch p.colorType {
-	case ctGray, ctTrueColor, ctGrayAlpha, ctRGBA:
-		return p.depth == 8 || p.depth == 16
+	case ctGray:
+		ok = p.depth == 1 || p.depth == 2 || p.depth == 4 || p.depth == 8 || p.depth == 16
 	case ctPaletted:
-		return p.depth == 8
+		ok = p.depth == 1 || p.depth == 2 || p.depth == 4 || p.depth == 8
+	case ctTrueColor, ctGrayAlpha, ctRGBA:
+		ok = p.depth == 8 || p.depth == 16
 	}
-	return false
+	if !ok {
+		return fmt.Errorf("%w: png: bit depth %d, color type %d", ErrUnsupported, p.depth, p.colorType)
+	}
+	return nil
 }
 
-// bytesPerPixel of the raw, filtered data.
-func (p pngInfo) bytesPerPixel() int {
+// bitsPerPixel of the raw, filtered data.
+func (p pngInfo) bitsPerPixel() int {
 	ch := map[int]int{ctGray: 1, ctTrueColor: 3, ctPaletted: 1, ctGrayAlpha: 2, ctRGBA: 4}[p.colorType]
-	return ch * p.depth / 8
+	return ch * p.depth
 }
 
-// rowSink receives the decoded rows, top to bottom, as 8-bit NRGBA.
-type rowSink interface {
-	row(y int, nrgba []byte)
+// pngPass is one pass of the image data: the pixels at x0 + i*dx of the
+// rows y0 + j*dy, w×h of them. A plain PNG has one pass of every pixel,
+// an interlaced one the seven of Adam7.
+type pngPass struct {
+	x0, y0, dx, dy int
+	w, h           int
 }
+
+// passes returns the passes of the image data, empty ones left out.
+func (p pngInfo) passes() []pngPass {
+	if !p.interlaced {
+		return []pngPass{{0, 0, 1, 1, p.width, p.height}}
+	}
+	var out []pngPass
+	for _, a := range [7][4]int{{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4}, {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}} {
+		x0, y0, dx, dy := a[0], a[1], a[2], a[3]
+		w, h := (p.width-x0+dx-1)/dx, (p.height-y0+dy-1)/dy
+		if w > 0 && h > 0 {
+			out = append(out, pngPass{x0, y0, dx, dy, w, h})
+		}
+	}
+	return out
+}
+
+// stride is the bytes of one filtered row of a pass w pixels wide, filter
+// byte included.
+func (p pngInfo) stride(w int) int { return 1 + (w*p.bitsPerPixel()+7)/8 }

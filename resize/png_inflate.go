@@ -2,6 +2,7 @@ package resize
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -11,10 +12,12 @@ import (
 	"github.com/klauspost/compress/flate"
 )
 
-// rowBatch is a run of raw (filtered) rows passed from the inflater to the
-// unfilterer.
+// rowBatch is a run of raw (filtered) rows of one pass, passed from the
+// inflater to the unfilterer.
 type rowBatch struct {
 	buf  []byte
+	pass int // index in the passes
+	j    int // the pass's row of the first
 	rows int
 	err  error
 }
@@ -22,10 +25,18 @@ type rowBatch struct {
 // batchRows is how many rows one hand-over carries.
 const batchRows = 16
 
+// pngOut is where decoded rows go: the rows of a plain PNG, in order, to
+// a sink; the pass rows of an interlaced one to an out-of-order reducer.
+type pngOut struct {
+	sink rowSink
+	red  *reducer
+}
+
 // decodePNGStream decodes the PNG after its signature (br positioned at
-// IHDR's start) into sink. With pipeline, inflating runs on its own
-// goroutine while this one unfilters and converts.
-func decodePNGStream(br *bufio.Reader, info pngInfo, sink rowSink, pipeline bool) error {
+// IHDR's start) into out. With pipeline, inflating runs on its own
+// goroutine while this one unfilters and converts. It checks ctx between
+// batches of rows.
+func decodePNGStream(ctx context.Context, br *bufio.Reader, info pngInfo, out pngOut, pipeline bool) error {
 	if _, err := br.Discard(8 + 8 + 13 + 4); err != nil {
 		return sourceErr(err)
 	}
@@ -50,84 +61,123 @@ func decodePNGStream(br *bufio.Reader, info pngInfo, sink rowSink, pipeline bool
 	// reading it, and a flate reader holds nothing but memory.
 	zr := flate.NewReader(zbr)
 	sum := adler32.New()
-	bpp := info.bytesPerPixel()
-	stride := 1 + info.width*bpp
+	bpp := max(1, info.bitsPerPixel()/8) // the filters' byte distance
+	passes := info.passes()
 	conv := newConverter(c, info)
-	emit := func(y int, raw []byte) { sink.row(y, conv.convert(raw)) }
-	if box, ok := sink.(*boxSink); ok && info.depth == 8 && info.colorType == ctTrueColor && !c.useTrans {
-		emit = box.rowRGB // opaque RGB: no conversion needed
+	rgb := info.depth == 8 && info.colorType == ctTrueColor && !c.useTrans
+	emit := func(p pngPass, j int, raw []byte) {
+		switch {
+		case out.red != nil:
+			out.red.passRow(p.y0+j*p.dy, conv.convert(raw, p.w), p.x0, p.dx)
+		case rgb:
+			out.sink.rowRGB(j, raw) // opaque RGB: no conversion needed
+		default:
+			out.sink.row(j, conv.convert(raw, p.w))
+		}
+	}
+	maxStride := 0
+	for _, p := range passes {
+		maxStride = max(maxStride, info.stride(p.w))
 	}
 
 	if !pipeline {
-		cur := make([]byte, stride)
-		prev := make([]byte, stride)
-		for y := range info.height {
-			if _, err := io.ReadFull(zr, cur); err != nil {
-				return inflateErr(err)
+		cur := make([]byte, maxStride)
+		prev := make([]byte, maxStride)
+		for _, p := range passes {
+			stride := info.stride(p.w)
+			clear(prev)
+			for j := range p.h {
+				if j%batchRows == 0 {
+					if err := ctx.Err(); err != nil {
+						return err
+					}
+				}
+				row := cur[:stride]
+				if _, err := io.ReadFull(zr, row); err != nil {
+					return inflateErr(err)
+				}
+				sum.Write(row)
+				if err := unfilter(row, prev[:stride], bpp); err != nil {
+					return err
+				}
+				emit(p, j, row[1:])
+				cur, prev = prev, cur
 			}
-			sum.Write(cur)
-			if err := unfilter(cur, prev, bpp); err != nil {
-				return err
-			}
-			emit(y, cur[1:])
-			cur, prev = prev, cur
 		}
 	} else {
 		// Batches of about 1 MiB (one row at least), never more rows than
 		// the image has.
-		rowsPer := min(max(1, (1<<20)/stride), batchRows, info.height)
+		rowsPer := min(max(1, (1<<20)/maxStride), batchRows, info.height)
 		free := make(chan []byte, 3)
 		full := make(chan rowBatch, 2)
 		for range 3 {
-			free <- make([]byte, stride*rowsPer)
+			free <- make([]byte, maxStride*rowsPer)
 		}
 		stop := make(chan struct{})
 		defer close(stop)
 		go func() {
 			defer close(full)
-			for y := 0; y < info.height; y += rowsPer {
-				var buf []byte
+			send := func(b rowBatch) bool {
 				select {
-				case buf = <-free:
+				case full <- b:
+					return true
 				case <-stop:
-					return
+					return false
 				}
-				n := min(rowsPer, info.height-y)
-				if _, err := io.ReadFull(zr, buf[:n*stride]); err != nil {
+			}
+			for pi, p := range passes {
+				stride := info.stride(p.w)
+				for j := 0; j < p.h; j += rowsPer {
+					var buf []byte
 					select {
-					case full <- rowBatch{err: inflateErr(err)}:
+					case buf = <-free:
 					case <-stop:
+						return
 					}
-					return
-				}
-				select {
-				case full <- rowBatch{buf: buf, rows: n}:
-				case <-stop:
-					return
+					n := min(rowsPer, p.h-j)
+					if _, err := io.ReadFull(zr, buf[:n*stride]); err != nil {
+						send(rowBatch{err: inflateErr(err)})
+						return
+					}
+					if !send(rowBatch{buf: buf, pass: pi, j: j, rows: n}) {
+						return
+					}
 				}
 			}
 		}()
-		last := make([]byte, stride) // the row before a batch
-		y := 0
+		last := make([]byte, maxStride) // the row before a batch
+		done := 0                       // rows unfiltered, all passes
 		for b := range full {
 			if b.err != nil {
 				return b.err
 			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			p := passes[b.pass]
+			stride := info.stride(p.w)
+			if b.j == 0 {
+				clear(last)
+			}
 			sum.Write(b.buf[:b.rows*stride])
-			prev := last
+			prev := last[:stride]
 			for i := range b.rows {
 				cur := b.buf[i*stride : (i+1)*stride]
 				if err := unfilter(cur, prev, bpp); err != nil {
 					return err
 				}
-				emit(y, cur[1:])
+				emit(p, b.j+i, cur[1:])
 				prev = cur
-				y++
 			}
 			copy(last, prev)
 			free <- b.buf
+			done += b.rows
 		}
-		if y != info.height {
+		want := 0
+		for _, p := range passes {
+			want += p.h
+		}
+		if done != want {
 			return errCorruptPNG("not enough pixel data")
 		}
 	}

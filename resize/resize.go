@@ -1,6 +1,11 @@
 // Package resize turns a source image into a thumbnail: it checks the
-// image's header against limits, decodes, resizes with a Lanczos filter
-// keeping the aspect ratio, and encodes the result.
+// image's header against limits, decodes it as its bytes arrive, resizes
+// with a Lanczos filter keeping the aspect ratio as the rows come, and
+// encodes the result.
+//
+// What a thumbnail costs is bounded by what it outputs, not by its source:
+// the decoders hand rows on as they decode them, the resampler keeps a few
+// output-wide rows, and the only image ever held whole is the thumbnail.
 //
 // It knows pixels only; where the bytes come from and go to is the
 // caller's business.
@@ -9,14 +14,12 @@ package resize
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image"
-	"image/gif"
-	"image/jpeg"
-	"image/png"
+	"image/draw"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/disintegration/imaging"
@@ -28,7 +31,8 @@ var (
 	ErrUnsupported = errors.New("resize: unsupported image format")
 	// ErrCorrupt means the header was readable but the image data is not.
 	ErrCorrupt = errors.New("resize: corrupt image")
-	// ErrTooLarge means the image has more pixels than allowed.
+	// ErrTooLarge means the image, or the thumbnail asked of it, has more
+	// pixels than allowed.
 	ErrTooLarge = errors.New("resize: image too large")
 )
 
@@ -40,6 +44,10 @@ type Options struct {
 	// MaxPixels bounds width×height of the source, checked from its
 	// header before any pixel is decoded. Zero means no bound.
 	MaxPixels int64
+	// MaxOutputPixels bounds width×height of the thumbnail, upright,
+	// checked from the source's header before any pixel is decoded. Zero
+	// means no bound.
+	MaxOutputPixels int64
 	// MaxBytes bounds the bytes read from the source. Zero means no bound.
 	MaxBytes int64
 	// JPEGQuality is the quality of JPEG thumbnails, 1 to 100; 85 when zero.
@@ -56,35 +64,66 @@ type Result struct {
 	// the source's, after EXIF orientation.
 	Width, Height       int
 	SrcWidth, SrcHeight int
-	// Phase durations. Decode includes reading the source, which streams.
+	// Phase durations. Decode includes reading the source, which streams,
+	// and the resampling, which runs as rows arrive; Resize is what is
+	// left of it when the last row is in.
 	Decode, Resize, Encode time.Duration
 }
-
-// shrinkFactor is how much wider than the thumbnail the shrink-on-load
-// step leaves the image for the Lanczos filter: enough that the box
-// average does not show.
-const shrinkFactor = 3
-
-// minCells is the fewest cells per axis the shrink leaves, so that tiny
-// thumbnails still see the whole picture's detail.
-const minCells = 48
 
 // pipelinePixels is the size from which a PNG is inflated on one core
 // while another unfilters and shrinks it. Smaller images are not worth
 // the goroutines.
 const pipelinePixels = 1 << 20
 
+// MaxSide bounds either side of a source, whatever its pixel count, so a
+// single row (which a decoder must hold) stays small: an image 50,000,000
+// pixels wide and one high would need 400 MB a row.
+const maxSide = 1 << 16
+
+// plan is what the header says, and the thumbnail asked of it.
+type plan struct {
+	sw, sh      int // the source, as stored
+	orientation int // EXIF, 1 to 8
+	tw, th      int // the thumbnail as stored: swapped when orientation turns it
+}
+
+// upright returns a stored size as it is displayed.
+func upright(w, h, orientation int) (int, int) {
+	if orientation >= 5 {
+		return h, w
+	}
+	return w, h
+}
+
+// newPlan checks a source's header against the options and sizes its
+// thumbnail.
+func newPlan(sw, sh, orientation int, o Options) (plan, error) {
+	p := plan{sw: sw, sh: sh, orientation: orientation}
+	if sw <= 0 || sh <= 0 {
+		return p, fmt.Errorf("%w: %dx%d image", ErrCorrupt, sw, sh)
+	}
+	if err := checkPixels(sw, sh, o.MaxPixels); err != nil {
+		return p, err
+	}
+	uw, uh := upright(sw, sh, orientation)
+	tw, th := thumbSize(uw, uh, o.Width)
+	if px := int64(tw) * int64(th); o.MaxOutputPixels > 0 && px > o.MaxOutputPixels {
+		return p, fmt.Errorf("%w: a thumbnail %d wide of this %dx%d image would be %dx%d, %d pixels, more than the limit of %d",
+			ErrTooLarge, o.Width, uw, uh, tw, th, px, o.MaxOutputPixels)
+	}
+	p.tw, p.th = upright(tw, th, orientation)
+	return p, nil
+}
+
 // Thumbnail makes a thumbnail of the source read from r, a PNG, JPEG or
 // GIF (first frame). PNG and GIF sources give PNG thumbnails, JPEG sources
 // JPEG thumbnails. JPEG EXIF orientation is applied, so the thumbnail comes
 // out upright.
 //
-// A PNG is decoded as its bytes arrive, and a large one is shrunk on load:
-// rows are box-averaged to about three times the thumbnail's size as they
-// are decoded, so memory stays a few rows plus the small image, whatever
-// the source's size. Other sources are read whole (within MaxBytes) and
-// decoded by the standard library.
-func Thumbnail(r io.Reader, o Options) (*Result, error) {
+// It stops, freeing what it holds, as soon as ctx ends: every stage checks
+// it between batches of rows, and the source is read through a reader that
+// checks it.
+func Thumbnail(ctx context.Context, r io.Reader, o Options) (*Result, error) {
 	if o.Width < 1 {
 		return nil, fmt.Errorf("resize: width %d: must be positive", o.Width)
 	}
@@ -92,58 +131,154 @@ func Thumbnail(r io.Reader, o Options) (*Result, error) {
 		r = &capReader{r: r, left: o.MaxBytes}
 	}
 	t0 := time.Now()
-	br := bufio.NewReaderSize(r, 64<<10)
-	info, isPNG, err := peekPNGHeader(br)
-	if err != nil {
+	br := bufio.NewReaderSize(&ctxReader{ctx: ctx, r: r}, 64<<10)
+	head, err := br.Peek(8)
+	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
-	if isPNG {
-		if err := checkPixels(info.width, info.height, o.MaxPixels); err != nil {
-			return nil, err
-		}
-	}
-	var img image.Image
-	var shrunk *image.NRGBA
-	var kx, ky int
-	format := "png"
-	if isPNG && info.streamable() {
-		shrunk, kx, ky, err = decodeShrunk(br, info, o.Width)
-		img = shrunk
-	} else {
-		var src []byte
-		if src, err = io.ReadAll(br); err == nil {
-			img, format, err = decode(src, o.MaxPixels)
-		}
+	var (
+		img    *image.NRGBA
+		p      plan
+		format = "png"
+	)
+	switch {
+	case bytes.HasPrefix(head, []byte(pngSignature)):
+		img, p, err = thumbnailPNG(ctx, br, o)
+	case bytes.HasPrefix(head, []byte(gifSignature87)), bytes.HasPrefix(head, []byte(gifSignature89)):
+		img, p, err = thumbnailGIF(ctx, br, o)
+	case bytes.HasPrefix(head, []byte{0xff, 0xd8}):
+		format = "jpeg"
+		img, p, err = thumbnailJPEG(ctx, br, o)
+	default:
+		return nil, fmt.Errorf("%w: not a PNG, JPEG or GIF image", ErrUnsupported)
 	}
 	if err != nil {
 		return nil, err
 	}
 	t1 := time.Now()
-	sw, sh := img.Bounds().Dx(), img.Bounds().Dy()
-	if isPNG {
-		sw, sh = info.width, info.height
-	}
-	tw, th := thumbSize(sw, sh, o.Width)
-	var thumb image.Image
-	if shrunk != nil {
-		// Our Lanczos step (in source coordinates, so it also works on a
-		// shrunk image); BenchmarkResample400 has it faster than imaging's.
-		thumb = resample(shrunk, sw, sh, kx, ky, tw, th)
-	} else {
-		thumb = resizeTo(img, tw, th)
-	}
+	img = orient(img, p.orientation)
 	t2 := time.Now()
-	data, ctype, err := encode(thumb, format, o.JPEGQuality)
+	data, ctype, err := encode(ctx, img, format, o.JPEGQuality)
 	if err != nil {
 		return nil, err
 	}
 	t3 := time.Now()
+	uw, uh := upright(p.sw, p.sh, p.orientation)
 	return &Result{
 		Data: data, ContentType: ctype,
-		Width: tw, Height: th,
-		SrcWidth: sw, SrcHeight: sh,
+		Width: img.Rect.Dx(), Height: img.Rect.Dy(),
+		SrcWidth: uw, SrcHeight: uh,
 		Decode: t1.Sub(t0), Resize: t2.Sub(t1), Encode: t3.Sub(t2),
 	}, nil
+}
+
+// thumbnailPNG decodes a PNG as it arrives, shrinking it on load.
+func thumbnailPNG(ctx context.Context, br *bufio.Reader, o Options) (*image.NRGBA, plan, error) {
+	info, _, err := peekPNGHeader(br)
+	if err != nil {
+		return nil, plan{}, err
+	}
+	if err := info.check(); err != nil {
+		return nil, plan{}, err
+	}
+	p, err := newPlan(info.width, info.height, 1, o)
+	if err != nil {
+		return nil, p, err
+	}
+	var out pngOut
+	var red *reducer
+	if info.interlaced {
+		// Passes come out of order: every output row stays open.
+		red = newReducer(p.sw, p.sh, 1, 1, p.tw, p.th, false)
+		out.red = red
+	} else {
+		out.sink, red = newPipeline(p.sw, p.sh, p.tw, p.th)
+	}
+	pipeline := int64(info.width)*int64(info.height) >= pipelinePixels
+	if pipeline {
+		// Keep the 33 header bytes the decoder expects, then read ahead.
+		hdr, _ := br.Peek(8 + 8 + 13 + 4)
+		hdr = bytes.Clone(hdr)
+		br.Discard(len(hdr))
+		r, stop := prefetch(br)
+		defer stop()
+		br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(hdr), r), 64<<10)
+	}
+	if err := decodePNGStream(ctx, br, info, out, pipeline); err != nil {
+		return nil, p, err
+	}
+	return red.finish(), p, nil
+}
+
+// thumbnailGIF decodes a GIF's first frame as its LZW data arrives.
+func thumbnailGIF(ctx context.Context, br *bufio.Reader, o Options) (*image.NRGBA, plan, error) {
+	f, err := readGIFHeader(br)
+	if err != nil {
+		return nil, plan{}, err
+	}
+	// The logical screen is what image.DecodeConfig says: it is bounded
+	// too, though only the first frame is decoded.
+	if err := checkPixels(f.screenW, f.screenH, o.MaxPixels); err != nil {
+		return nil, plan{}, err
+	}
+	p, err := newPlan(f.w, f.h, 1, o)
+	if err != nil {
+		return nil, p, err
+	}
+	var out pngOut
+	var red *reducer
+	if f.interlaced {
+		red = newReducer(p.sw, p.sh, 1, 1, p.tw, p.th, false)
+		out.red = red
+	} else {
+		out.sink, red = newPipeline(p.sw, p.sh, p.tw, p.th)
+	}
+	if err := decodeGIF(ctx, br, f, out); err != nil {
+		return nil, p, err
+	}
+	return red.finish(), p, nil
+}
+
+// thumbnailJPEG decodes a JPEG whole with the standard library, upright,
+// and resamples its rows.
+func thumbnailJPEG(ctx context.Context, br *bufio.Reader, o Options) (*image.NRGBA, plan, error) {
+	src, err := io.ReadAll(br)
+	if err != nil {
+		return nil, plan{}, err
+	}
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(src))
+	if err != nil {
+		return nil, plan{}, fmt.Errorf("%w: jpeg: %v", ErrCorrupt, err)
+	}
+	if err := checkPixels(cfg.Width, cfg.Height, o.MaxPixels); err != nil {
+		return nil, plan{}, err
+	}
+	full, err := imaging.Decode(&ctxReader{ctx: ctx, r: bytes.NewReader(src)}, imaging.AutoOrientation(true))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, plan{}, ctx.Err()
+		}
+		return nil, plan{}, fmt.Errorf("%w: jpeg: %v", ErrCorrupt, err)
+	}
+	src = nil
+	b := full.Bounds()
+	p, err := newPlan(b.Dx(), b.Dy(), 1, o)
+	if err != nil {
+		return nil, p, err
+	}
+	sink, red := newPipeline(p.sw, p.sh, p.tw, p.th)
+	row := image.NewRGBA(image.Rect(0, 0, p.sw, 1))
+	for y := range p.sh {
+		if y%batchRows == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, p, err
+			}
+		}
+		// Opaque: RGBA and NRGBA bytes are the same.
+		draw.Draw(row, row.Rect, full, image.Pt(b.Min.X, b.Min.Y+y), draw.Src)
+		sink.row(y, row.Pix)
+	}
+	return red.finish(), p, nil
 }
 
 // thumbSize is the thumbnail's size for a source: width (never more than
@@ -156,51 +291,6 @@ func thumbSize(sw, sh, width int) (int, int) {
 	return width, max(h, 1)
 }
 
-// decodeShrunk decodes a streamable PNG, shrinking it on load when it is
-// much larger than the thumbnail.
-// It returns the image and the cell size, in source pixels, of its pixels.
-func decodeShrunk(br *bufio.Reader, info pngInfo, width int) (*image.NRGBA, int, int, error) {
-	tw, th := thumbSize(info.width, info.height, width)
-	kx := max(info.width/max(shrinkFactor*tw, minCells), 1)
-	ky := max(info.height/max(shrinkFactor*th, minCells), 1)
-	pipeline := int64(info.width)*int64(info.height) >= pipelinePixels
-	if pipeline {
-		// Keep the 33 header bytes the decoder expects, then read ahead.
-		hdr, _ := br.Peek(8 + 8 + 13 + 4)
-		hdr = bytes.Clone(hdr)
-		br.Discard(len(hdr))
-		r, stop := prefetch(br)
-		defer stop()
-		br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(hdr), r), 64<<10)
-	}
-	if kx == 1 && ky == 1 {
-		s := newFullSink(info.width, info.height)
-		if err := decodePNGStream(br, info, s, pipeline); err != nil {
-			return nil, 0, 0, err
-		}
-		return s.img, 1, 1, nil
-	}
-	s := newBoxSink(info.width, info.height, kx, ky)
-	if err := decodePNGStream(br, info, s, pipeline); err != nil {
-		return nil, 0, 0, err
-	}
-	return s.out, kx, ky, nil
-}
-
-// resizeTo scales img to exactly tw×th with imaging's Lanczos filter.
-func resizeTo(img image.Image, tw, th int) image.Image {
-	b := img.Bounds()
-	if b.Dx() == tw && b.Dy() == th {
-		return img
-	}
-	return imaging.Resize(img, tw, th, imaging.Lanczos)
-}
-
-// maxSide bounds either side of a source, whatever its pixel count, so a
-// single row (which the decoder must hold) stays small: an image
-// 50,000,000 pixels wide and one high would need 400 MB a row.
-const maxSide = 1 << 16
-
 func checkPixels(w, h int, maxPixels int64) error {
 	if px := int64(w) * int64(h); maxPixels > 0 && px > maxPixels {
 		return fmt.Errorf("%w: %dx%d is %d pixels, more than the limit of %d",
@@ -212,88 +302,16 @@ func checkPixels(w, h int, maxPixels int64) error {
 	return nil
 }
 
-// decodeConfig reads the source's format and size from its header only.
-func decodeConfig(src []byte) (image.Config, string, error) {
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(src))
-	if err != nil {
-		if errors.Is(err, image.ErrFormat) {
-			return cfg, "", fmt.Errorf("%w: not a PNG, JPEG or GIF image", ErrUnsupported)
-		}
-		return cfg, format, fmt.Errorf("%w: %v", ErrCorrupt, err)
-	}
-	return cfg, format, nil
+// ctxReader fails with the context's error once it has ended, so a decoder
+// reading through it stops at its next read.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
 }
 
-// decode checks the source's header against maxPixels (zero: no bound),
-// then decodes it whole with the standard library. JPEG EXIF orientation
-// is applied.
-func decode(src []byte, maxPixels int64) (image.Image, string, error) {
-	cfg, format, err := decodeConfig(src)
-	if err != nil {
-		return nil, "", err
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, "", fmt.Errorf("%w: %dx%d image", ErrCorrupt, cfg.Width, cfg.Height)
-	}
-	if err := checkPixels(cfg.Width, cfg.Height, maxPixels); err != nil {
-		return nil, "", err
-	}
-	var img image.Image
-	switch format {
-	case "jpeg":
-		img, err = imaging.Decode(bytes.NewReader(src), imaging.AutoOrientation(true))
-	case "png":
-		img, err = png.Decode(bytes.NewReader(src))
-	case "gif":
-		img, err = gif.Decode(bytes.NewReader(src)) // the first frame only
-	default:
-		return nil, "", fmt.Errorf("%w: %s", ErrUnsupported, format)
-	}
-	if err != nil {
-		return nil, "", fmt.Errorf("%w: %s: %v", ErrCorrupt, format, err)
-	}
-	return img, format, nil
-}
-
-// resizeWidth scales img to width pixels wide, keeping the aspect ratio
-// with the height rounded to the nearest pixel, with a Lanczos filter. A
-// width larger than the image's keeps the image's own width.
-func resizeWidth(img image.Image, width int) image.Image {
-	b := img.Bounds()
-	tw, th := thumbSize(b.Dx(), b.Dy(), width)
-	if tw == b.Dx() {
-		return imaging.Clone(img)
-	}
-	return imaging.Resize(img, tw, th, imaging.Lanczos)
-}
-
-// pngBuffers lets successive PNG encodes reuse their compressor state.
-type pngBuffers struct{ p sync.Pool }
-
-func (b *pngBuffers) Get() *png.EncoderBuffer  { v, _ := b.p.Get().(*png.EncoderBuffer); return v }
-func (b *pngBuffers) Put(e *png.EncoderBuffer) { b.p.Put(e) }
-
-// pngEncoder writes thumbnails with zlib level 1 (BestSpeed). Measured by
-// BenchmarkEncodeLevels on the 180 px thumbnails of the bench images, the
-// default level 6 makes them 5 to 20% smaller but takes up to ten times
-// as long (17 ms against 1.8 ms for the 12 MP photo's): a miss would spend
-// more on encoding 24 KB than on resizing 12 megapixels.
-var pngEncoder = png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &pngBuffers{}}
-
-// encode writes img as PNG, or as JPEG when the source was a JPEG.
-func encode(img image.Image, srcFormat string, jpegQuality int) ([]byte, string, error) {
-	var buf bytes.Buffer
-	if srcFormat == "jpeg" {
-		if jpegQuality == 0 {
-			jpegQuality = 85
-		}
-		if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: jpegQuality}); err != nil {
-			return nil, "", fmt.Errorf("resize: encode jpeg: %w", err)
-		}
-		return buf.Bytes(), "image/jpeg", nil
-	}
-	if err := pngEncoder.Encode(&buf, img); err != nil {
-		return nil, "", fmt.Errorf("resize: encode png: %w", err)
-	}
-	return buf.Bytes(), "image/png", nil
+	return c.r.Read(p)
 }

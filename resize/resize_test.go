@@ -2,6 +2,7 @@ package resize_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"image"
 	"image/color"
@@ -56,7 +57,7 @@ func TestThumbnails(t *testing.T) {
 		full := decode(t, src)
 		sw, sh := full.Bounds().Dx(), full.Bounds().Dy()
 		for _, width := range []int{1, 37, 90, sw - 1, sw, sw + 500} {
-			res, err := resize.Thumbnail(bytes.NewReader(src), resize.Options{Width: width})
+			res, err := resize.Thumbnail(context.Background(), bytes.NewReader(src), resize.Options{Width: width})
 			if err != nil {
 				t.Fatalf("%s at %d: %v", c.file, width, err)
 			}
@@ -89,7 +90,7 @@ func TestThumbnails(t *testing.T) {
 }
 
 func TestAlphaKept(t *testing.T) {
-	res, err := resize.Thumbnail(bytes.NewReader(readTestdata(t, "computer_cloud_system.png")), resize.Options{Width: 180})
+	res, err := resize.Thumbnail(context.Background(), bytes.NewReader(readTestdata(t, "computer_cloud_system.png")), resize.Options{Width: 180})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +107,7 @@ func TestAlphaKept(t *testing.T) {
 // orientation 6 (rotate 90° clockwise to display), so it is 240×320
 // upright and its thumbnail is portrait.
 func TestEXIFOrientation(t *testing.T) {
-	res, err := resize.Thumbnail(bytes.NewReader(readTestdata(t, "rotated.jpg")), resize.Options{Width: 120})
+	res, err := resize.Thumbnail(context.Background(), bytes.NewReader(readTestdata(t, "rotated.jpg")), resize.Options{Width: 120})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +127,7 @@ func TestEXIFOrientation(t *testing.T) {
 }
 
 func TestGIFFirstFrame(t *testing.T) {
-	res, err := resize.Thumbnail(bytes.NewReader(readTestdata(t, "animated.gif")), resize.Options{Width: 60})
+	res, err := resize.Thumbnail(context.Background(), bytes.NewReader(readTestdata(t, "animated.gif")), resize.Options{Width: 60})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +155,7 @@ func TestErrors(t *testing.T) {
 		{"bomb", testimages.Bomb(20000, 20000), resize.Options{Width: 10, MaxPixels: 50_000_000}, resize.ErrTooLarge},
 	}
 	for _, c := range cases {
-		_, err := resize.Thumbnail(bytes.NewReader(c.data), c.opts)
+		_, err := resize.Thumbnail(context.Background(), bytes.NewReader(c.data), c.opts)
 		if !errors.Is(err, c.want) {
 			t.Errorf("%s: err = %v, want %v", c.name, err, c.want)
 		}
@@ -164,7 +165,7 @@ func TestErrors(t *testing.T) {
 func TestOneByOne(t *testing.T) {
 	img := image.NewNRGBA(image.Rect(0, 0, 1, 1))
 	img.Set(0, 0, color.NRGBA{1, 2, 3, 255})
-	res, err := resize.Thumbnail(bytes.NewReader(testimages.EncodePNG(img)), resize.Options{Width: 180})
+	res, err := resize.Thumbnail(context.Background(), bytes.NewReader(testimages.EncodePNG(img)), resize.Options{Width: 180})
 	if err != nil || res.Width != 1 || res.Height != 1 {
 		t.Errorf("1x1 to 180: %v, %v", res, err)
 	}

@@ -1,30 +1,58 @@
 package resize
 
-import "image"
+// rowSink receives a decoder's rows, top to bottom, each once.
+type rowSink interface {
+	// row takes source row y as 8-bit NRGBA.
+	row(y int, p []byte)
+	// rowRGB takes source row y as opaque 8-bit RGB: the common case of
+	// photographs, without a conversion to NRGBA.
+	rowRGB(y int, p []byte)
+}
 
-// fullSink keeps every row: the whole image, for sources too small to
-// shrink on load.
-type fullSink struct{ img *image.NRGBA }
+// shrinkFactor is how much wider than the thumbnail the shrink-on-load
+// step leaves the image for the Lanczos filter: enough that the box
+// average does not show.
+const shrinkFactor = 3
 
-func newFullSink(w, h int) *fullSink { return &fullSink{img: image.NewNRGBA(image.Rect(0, 0, w, h))} }
+// minCells is the fewest cells per axis the shrink leaves, so that tiny
+// thumbnails still see the whole picture's detail.
+const minCells = 48
 
-func (s *fullSink) row(y int, p []byte) { copy(s.img.Pix[y*s.img.Stride:], p) }
+// shrinkOnLoad is the box a source of sw×sh is shrunk by on load for a
+// thumbnail of tw×th: 1×1 when it is not much larger.
+func shrinkOnLoad(sw, sh, tw, th int) (kx, ky int) {
+	return max(sw/max(shrinkFactor*tw, minCells), 1), max(sh/max(shrinkFactor*th, minCells), 1)
+}
+
+// newPipeline returns where the rows of an sw×sh source go to become a
+// tw×th thumbnail: shrunk on load when the source is much larger, then
+// resampled as they arrive. The reducer holds the result.
+func newPipeline(sw, sh, tw, th int) (rowSink, *reducer) {
+	kx, ky := shrinkOnLoad(sw, sh, tw, th)
+	r := newReducer(sw, sh, kx, ky, tw, th, true)
+	if kx == 1 && ky == 1 {
+		return r, r
+	}
+	return newBoxSink(sw, sh, kx, ky, r), r
+}
 
 // boxSink shrinks on load: it averages kx×ky blocks of source pixels as the
-// rows arrive, weighting colour by alpha as imaging does, so the full-size
-// image never exists. Blocks at the right and bottom edges may be smaller.
+// rows arrive, weighting colour by alpha as imaging does, and hands each
+// finished row of blocks on. Blocks at the right and bottom edges may be
+// smaller. It holds one row of sums.
 type boxSink struct {
 	w, h   int
 	kx, ky int
 	acc    []uint64 // per output column: alpha-weighted r, g, b, and a
 	rows   int      // source rows in the current block
-	out    *image.NRGBA
+	cells  []byte   // the finished row of blocks, NRGBA
+	next   rowSink
 	oy     int
 }
 
-func newBoxSink(w, h, kx, ky int) *boxSink {
-	rw, rh := (w+kx-1)/kx, (h+ky-1)/ky
-	return &boxSink{w: w, h: h, kx: kx, ky: ky, acc: make([]uint64, 4*rw), out: image.NewNRGBA(image.Rect(0, 0, rw, rh))}
+func newBoxSink(w, h, kx, ky int, next rowSink) *boxSink {
+	rw := (w + kx - 1) / kx
+	return &boxSink{w: w, h: h, kx: kx, ky: ky, acc: make([]uint64, 4*rw), cells: make([]byte, 4*rw), next: next}
 }
 
 func (s *boxSink) row(y int, p []byte) {
@@ -51,32 +79,7 @@ func (s *boxSink) row(y int, p []byte) {
 	}
 }
 
-// flush writes the current block row to the output and starts the next.
-func (s *boxSink) flush() {
-	if s.rows == 0 || s.oy >= s.out.Rect.Dy() {
-		return
-	}
-	pix := s.out.Pix[s.oy*s.out.Stride:]
-	for bx := 0; bx < s.out.Rect.Dx(); bx++ {
-		n := uint64(min(s.kx, s.w-bx*s.kx) * s.rows)
-		r, g, b, a := s.acc[4*bx], s.acc[4*bx+1], s.acc[4*bx+2], s.acc[4*bx+3]
-		o := pix[4*bx : 4*bx+4 : 4*bx+4]
-		if a == 0 {
-			o[0], o[1], o[2], o[3] = 0, 0, 0, 0
-		} else {
-			o[0] = uint8((r + a/2) / a)
-			o[1] = uint8((g + a/2) / a)
-			o[2] = uint8((b + a/2) / a)
-			o[3] = uint8((a + n/2) / n)
-		}
-		s.acc[4*bx], s.acc[4*bx+1], s.acc[4*bx+2], s.acc[4*bx+3] = 0, 0, 0, 0
-	}
-	s.rows = 0
-	s.oy++
-}
-
-// rowRGB folds a row of opaque 8-bit RGB straight from the decoder,
-// skipping the conversion to NRGBA: the common case of photographs.
+// rowRGB folds a row of opaque 8-bit RGB straight from the decoder.
 func (s *boxSink) rowRGB(y int, p []byte) {
 	acc := s.acc
 	kx := s.kx
@@ -99,4 +102,28 @@ func (s *boxSink) rowRGB(y int, p []byte) {
 	if s.rows == s.ky || y == s.h-1 {
 		s.flush()
 	}
+}
+
+// flush hands the current row of blocks on and starts the next.
+func (s *boxSink) flush() {
+	if s.rows == 0 {
+		return
+	}
+	for bx := range len(s.cells) / 4 {
+		n := uint64(min(s.kx, s.w-bx*s.kx) * s.rows)
+		r, g, b, a := s.acc[4*bx], s.acc[4*bx+1], s.acc[4*bx+2], s.acc[4*bx+3]
+		o := s.cells[4*bx : 4*bx+4 : 4*bx+4]
+		if a == 0 {
+			o[0], o[1], o[2], o[3] = 0, 0, 0, 0
+		} else {
+			o[0] = uint8((r + a/2) / a)
+			o[1] = uint8((g + a/2) / a)
+			o[2] = uint8((b + a/2) / a)
+			o[3] = uint8((a + n/2) / n)
+		}
+		s.acc[4*bx], s.acc[4*bx+1], s.acc[4*bx+2], s.acc[4*bx+3] = 0, 0, 0, 0
+	}
+	s.next.row(s.oy, s.cells)
+	s.rows = 0
+	s.oy++
 }

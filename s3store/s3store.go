@@ -72,6 +72,10 @@ func NewClient(o Options) *s3.Client {
 		// No retry quota: one failing burst must not disable retries for
 		// the rest of a hot container's life.
 		r.RateLimiter = ratelimit.None
+		// A connect that is refused or not answered is not retried: the
+		// server is down or unreachable, and the caller is answered 503
+		// within the dial timeout instead of waiting out its deadline.
+		r.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(noDialRetry)}, r.Retryables...)
 	})
 	opts := s3.Options{
 		Region:                     o.Region,
@@ -86,6 +90,16 @@ func NewClient(o Options) *s3.Client {
 		opts.BaseEndpoint = aws.String(o.Endpoint)
 	}
 	return s3.New(opts)
+}
+
+// noDialRetry says a failed connect is not retryable, and leaves every
+// other error to the standard rules.
+func noDialRetry(err error) aws.Ternary {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return aws.FalseTernary
+	}
+	return aws.UnknownTernary
 }
 
 // Bucket is one bucket of an S3 server.

@@ -79,9 +79,15 @@ func Errorf(k Kind, format string, args ...any) *Error {
 	return &Error{Kind: k, Msg: fmt.Sprintf(format, args...)}
 }
 
-// ConfigError marks err as a configuration error (exit 78).
-func ConfigError(err error) error {
-	return &Error{Kind: KindConfig, Msg: "configuration error: " + err.Error()}
+// ConfigError marks err as a configuration error (exit 78). Its message
+// is shown to clients, so it must name settings, not their values; detail,
+// for the log only, may show them with credentials removed.
+func ConfigError(err error, detail string) error {
+	e := &Error{Kind: KindConfig, Msg: "configuration error: " + err.Error()}
+	if detail != "" {
+		e.Err = errors.New(detail)
+	}
+	return e
 }
 
 // classify is the one place that maps any error to what a client is told.

@@ -2,6 +2,7 @@ package thumbs_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -50,7 +51,7 @@ func TestGoldenThumbnails(t *testing.T) {
 		}
 		name, _ := filepath.Rel(filepath.Join("..", "testdata"), f)
 		for _, w := range goldenSizes {
-			res, err := resize.Thumbnail(bytes.NewReader(src), opts.ResizeOptions(w))
+			res, err := resize.Thumbnail(context.Background(), bytes.NewReader(src), opts.Transform(w))
 			if err != nil {
 				continue // fixtures made to be refused
 			}

@@ -22,8 +22,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
 	"github.com/iron-thumbs/iron_thumbs/resize"
 	"github.com/iron-thumbs/iron_thumbs/store"
 	"github.com/iron-thumbs/iron_thumbs/urlsig"
@@ -42,7 +40,8 @@ type Store interface {
 // Metadata keys written with every thumbnail.
 const (
 	// MetaETag is the thumbnail's own ETag, a hash of its bytes, so a hit
-	// and a miss answer the same ETag whatever the store's scheme.
+	// and a miss answer the same ETag whatever the store's scheme, and a
+	// hit can be checked whole before it is sent.
 	MetaETag = "thumb-etag"
 	// MetaSourceETag is the store's ETag of the original it was made from.
 	MetaSourceETag = "source-etag"
@@ -66,6 +65,8 @@ type Options struct {
 	// MaxSourceBytes and MaxSourcePixels bound the original.
 	MaxSourceBytes  int64
 	MaxSourcePixels int64
+	// MaxThumbPixels bounds a thumbnail's width×height, upright.
+	MaxThumbPixels int64
 	// JPEGQuality is the quality of JPEG thumbnails.
 	JPEGQuality int
 	// SigningKey, when set, makes every call carry a valid signature.
@@ -79,6 +80,18 @@ type Options struct {
 	MaxTransforms int
 }
 
+// StoreTimeout is how long writing a thumbnail of n bytes may take: 2 s
+// plus 1 s per MB, within what is left of the call. A write that takes
+// longer is abandoned and the client gets its thumbnail anyway.
+func StoreTimeout(n int) time.Duration {
+	return 2*time.Second + time.Duration(n)*time.Second/1_000_000
+}
+
+// MaxThumbBytes bounds the bytes of a stored thumbnail of at most pixels
+// pixels: 8-bit RGBA stored raw, with its framing, or a JPEG at quality 100
+// of noise. A stored object larger than this is not one of ours.
+func MaxThumbBytes(pixels int64) int64 { return 6*pixels + 64<<10 }
+
 // Handler serves thumbnails. Build it with New.
 type Handler struct {
 	opts   Options
@@ -88,7 +101,7 @@ type Handler struct {
 	// slots bounds concurrent transforms; nil means no bound.
 	slots chan struct{}
 	// inflight makes identical concurrent misses share one transform.
-	inflight singleflight.Group
+	inflight flights
 }
 
 // New returns a handler reading originals from images and keeping
@@ -146,8 +159,8 @@ func (c *call) logAttrs() []any {
 	return attrs
 }
 
-// ServeHTTP answers one call. Every method is treated as GET; the doors
-// decide which methods reach it.
+// ServeHTTP answers one call with one log line. Every method is treated as
+// GET; the doors decide which methods reach it.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	c := &call{start: now, last: now}
@@ -155,15 +168,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if err := h.serve(ctx, w, r, c); err != nil {
 		e := classify(err)
-		if e.Kind == KindInternal || e.Err != nil {
-			h.log.Error("thumbs: "+e.Error(), append(c.logAttrs(), "status", e.Kind.Status())...)
-		} else {
-			h.log.Warn("thumbs: "+e.Error(), append(c.logAttrs(), "status", e.Kind.Status())...)
-		}
+		c.outcome = "error"
+		attrs := append(c.logAttrs(), "status", e.Kind.Status())
+		h.log.Log(ctx, logLevel(e.Kind), "thumbs: "+e.Error(), attrs...)
 		WriteError(w, e)
 		return
 	}
 	h.log.Info("thumbs: served", c.logAttrs()...)
+}
+
+// logLevel is how loud a failure is in the log: what a client got wrong
+// is information; what we or the storage got wrong is an error.
+func logLevel(k Kind) slog.Level {
+	switch k {
+	case KindBadRequest, KindNotFound, KindForbidden, KindMethodNotAllowed:
+		return slog.LevelInfo
+	case KindBadImage, KindTooLarge, KindOverloaded:
+		return slog.LevelWarn
+	}
+	return slog.LevelError
 }
 
 // ErrorRecorder is a ResponseWriter that wants the failure itself, not
@@ -171,6 +194,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // takes it from the failure's kind.
 type ErrorRecorder interface {
 	RecordError(*Error)
+}
+
+// BodyKeeper is a ResponseWriter that buffers the answer anyway (the
+// IronFunctions doors): it is handed the thumbnail's bytes to keep as they
+// are, instead of a copy. The handler does not touch them afterwards.
+type BodyKeeper interface {
+	KeepBody([]byte)
 }
 
 // WriteError answers err as JSON: {"error":{"message":"…"}}.
@@ -202,74 +232,99 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		return err
 	}
 	if h.opts.Cache {
-		obj, err := h.thumbs.Get(ctx, c.key)
+		data, obj, err := h.lookup(ctx, c.key)
 		c.mark("lookup")
 		switch {
 		case err == nil:
 			if h.opts.Freshness && !h.fresh(ctx, req, obj, c) {
-				obj.Body.Close()
 				break
 			}
 			c.outcome = "hit"
-			return h.serveHit(w, r, obj, c)
+			return h.answer(w, r, data, obj.ContentType, obj.Meta[MetaETag], c)
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case errors.Is(err, store.ErrInvalidKey):
 			return err
+		case errors.Is(err, errDamaged):
+			h.log.Warn("thumbs: stored thumbnail is damaged; making it anew", "key", c.key, "err", err)
 		case !errors.Is(err, store.ErrNotFound):
 			// A failing thumbs bucket costs speed, not the answer.
 			h.log.Warn("thumbs: thumbnail lookup failed, making it anew", "key", c.key, "err", err)
 		}
 	}
 	c.outcome = "miss"
-	// Identical concurrent misses share one transform and one write. It
-	// runs on its own deadline, not the first caller's, and each caller
-	// waits on its own.
-	ch := h.inflight.DoChan(c.key, func() (any, error) {
-		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.opts.CallTimeout)
-		defer cancel()
+	t, shared, err := h.inflight.do(ctx, c.key, h.opts.CallTimeout, func(tctx context.Context) (*thumbnail, error) {
 		tc := &call{key: c.key, start: time.Now(), last: time.Now()}
 		t, err := h.make(tctx, req, tc)
 		if err != nil {
 			return nil, err
 		}
 		if h.opts.Cache {
-			meta := map[string]string{MetaETag: t.etag, MetaSourceETag: t.sourceETag}
-			if err := h.thumbs.Put(tctx, c.key, t.data, t.contentType, meta); err != nil {
-				h.log.Error("thumbs: storing thumbnail failed; served it anyway", "key", c.key, "err", err)
-			}
+			h.store(tctx, c.key, t)
 			tc.mark("store")
 		}
 		t.phases = tc.phases
 		return t, nil
 	})
-	var v any
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return r.Err
-		}
-		v = r.Val
-		if r.Shared {
-			c.outcome = "shared"
-		}
-	case <-ctx.Done():
-		return ctx.Err()
+	if err != nil {
+		return err
 	}
-	t := v.(*thumbnail)
+	if shared {
+		c.outcome = "shared"
+	}
 	for _, p := range t.phases {
 		c.add(p.name, p.dur)
 	}
-	hd := w.Header()
-	h.successHeaders(hd, t.contentType, t.etag, c)
-	hd.Set("Content-Length", strconv.Itoa(len(t.data)))
-	if match(r, t.etag) {
-		w.WriteHeader(http.StatusNotModified)
-		return nil
+	return h.answer(w, r, t.data, t.contentType, t.etag, c)
+}
+
+// store writes a thumbnail on its own deadline (StoreTimeout), within the
+// call's. Failing or slow, it is logged and abandoned: storing never costs
+// the client its thumbnail.
+func (h *Handler) store(ctx context.Context, key string, t *thumbnail) {
+	sctx, cancel := context.WithTimeout(ctx, StoreTimeout(len(t.data)))
+	defer cancel()
+	meta := map[string]string{MetaETag: t.etag, MetaSourceETag: t.sourceETag}
+	if err := h.thumbs.Put(sctx, key, t.data, t.contentType, meta); err != nil {
+		h.log.Error("thumbs: storing thumbnail failed; served it anyway", "key", key, "bytes", len(t.data), "err", err)
 	}
-	w.WriteHeader(http.StatusOK)
-	w.Write(t.data)
-	return nil
+}
+
+// errDamaged marks a stored thumbnail that is not whole: short, or not the
+// bytes its metadata names.
+var errDamaged = errors.New("thumbs: stored thumbnail is damaged")
+
+// lookup reads a stored thumbnail whole and checks it against its
+// thumb-etag: only a thumbnail that is exactly what was stored is served.
+// Hits are bounded by the thumbnail pixel limit, so buffering them is.
+func (h *Handler) lookup(ctx context.Context, key string) ([]byte, *store.Object, error) {
+	obj, err := h.thumbs.Get(ctx, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer obj.Body.Close()
+	limit := MaxThumbBytes(h.opts.MaxThumbPixels)
+	if obj.Size < 0 || obj.Size > limit {
+		return nil, nil, fmt.Errorf("%w: %d bytes, more than a thumbnail can be", errDamaged, obj.Size)
+	}
+	data := make([]byte, obj.Size)
+	n, err := io.ReadFull(obj.Body, data)
+	switch {
+	case ctx.Err() != nil:
+		return nil, nil, ctx.Err()
+	case err != nil:
+		return nil, nil, fmt.Errorf("%w: %d of %d bytes: %v", errDamaged, n, obj.Size, err)
+	}
+	if extra, _ := obj.Body.Read(make([]byte, 1)); extra > 0 {
+		return nil, nil, fmt.Errorf("%w: longer than its %d bytes", errDamaged, obj.Size)
+	}
+	if want := obj.Meta[MetaETag]; want == "" || ETag(data) != want {
+		return nil, nil, fmt.Errorf("%w: bytes do not match %s %q", errDamaged, MetaETag, want)
+	}
+	if obj.ContentType == "" {
+		return nil, nil, fmt.Errorf("%w: no content type", errDamaged)
+	}
+	return data, obj, nil
 }
 
 // fresh reports whether a stored thumbnail was made from the original as
@@ -318,40 +373,26 @@ func joinInts(ns []int) string {
 	return strings.Join(s, ", ")
 }
 
-func (h *Handler) successHeaders(hd http.Header, contentType, etag string, c *call) {
+// answer sends a thumbnail, or 304 when the client has it.
+func (h *Handler) answer(w http.ResponseWriter, r *http.Request, data []byte, contentType, etag string, c *call) error {
+	hd := w.Header()
 	hd.Set("Content-Type", contentType)
 	hd.Set("ETag", etag)
 	if h.opts.CacheControl != "" {
 		hd.Set("Cache-Control", h.opts.CacheControl)
 	}
 	hd.Set("Server-Timing", c.serverTiming())
-}
-
-// serveHit streams a stored thumbnail as it arrives, without decoding it.
-func (h *Handler) serveHit(w http.ResponseWriter, r *http.Request, obj *store.Object, c *call) error {
-	defer obj.Body.Close()
-	etag := obj.Meta[MetaETag]
-	if etag == "" {
-		etag = `"` + obj.ETag + `"`
-	}
-	ctype := obj.ContentType
-	if ctype == "" {
-		ctype = "application/octet-stream"
-	}
-	hd := w.Header()
-	h.successHeaders(hd, ctype, etag, c)
-	hd.Set("Content-Length", strconv.FormatInt(obj.Size, 10))
+	hd.Set("Content-Length", strconv.Itoa(len(data)))
 	if match(r, etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
 	w.WriteHeader(http.StatusOK)
-	n, err := io.Copy(w, obj.Body)
-	if err != nil || n != obj.Size {
-		// Headers are gone; all we can do is log and let the door notice
-		// the short body.
-		h.log.Error("thumbs: thumbnail stream broke", "key", c.key, "sent", n, "size", obj.Size, "err", err)
+	if k, ok := w.(BodyKeeper); ok {
+		k.KeepBody(data)
+		return nil
 	}
+	w.Write(data)
 	return nil
 }
 
@@ -363,7 +404,8 @@ type thumbnail struct {
 	phases      []phase // of the transform, for Server-Timing
 }
 
-// make fetches the original and makes its thumbnail.
+// make fetches the original and makes its thumbnail. Its transform slot
+// is held until the work has really stopped: resize returns only then.
 func (h *Handler) make(ctx context.Context, req Request, c *call) (*thumbnail, error) {
 	if h.slots != nil {
 		select {
@@ -382,7 +424,7 @@ func (h *Handler) make(ctx context.Context, req Request, c *call) (*thumbnail, e
 		return nil, Errorf(KindTooLarge, "source is %d bytes, more than the limit of %d", src.Size, h.opts.MaxSourceBytes)
 	}
 	c.mark("fetch") // to the first byte: the body streams into the decoder
-	res, err := resize.Thumbnail(&bodyReader{ctx: ctx, r: src.Body}, h.opts.resize(req.Width))
+	res, err := resize.Thumbnail(ctx, &bodyReader{ctx: ctx, r: src.Body}, h.opts.Transform(req.Width))
 	if err != nil {
 		return nil, err
 	}
@@ -398,13 +440,15 @@ func (h *Handler) make(ctx context.Context, req Request, c *call) (*thumbnail, e
 	}, nil
 }
 
-// resize returns what a transform of width is asked to make.
-func (o Options) resize(width int) resize.Options {
+// Transform returns what a transform of width is asked to make: the
+// thumbnail a call makes, under the call's limits.
+func (o Options) Transform(width int) resize.Options {
 	return resize.Options{
-		Width:       width,
-		MaxPixels:   o.MaxSourcePixels,
-		MaxBytes:    o.MaxSourceBytes,
-		JPEGQuality: o.JPEGQuality,
+		Width:           width,
+		MaxPixels:       o.MaxSourcePixels,
+		MaxOutputPixels: o.MaxThumbPixels,
+		MaxBytes:        o.MaxSourceBytes,
+		JPEGQuality:     o.JPEGQuality,
 	}
 }
 

@@ -99,8 +99,8 @@ func TestMissThenHit(t *testing.T) {
 	if st := miss.Header().Get("Server-Timing"); !strings.Contains(st, "decode;dur=") || !strings.Contains(st, "store;dur=") {
 		t.Errorf("Server-Timing = %q", st)
 	}
-	if got := e.stored(t); len(got) != 1 || got[0] != "v2/180/cat.png" {
-		t.Fatalf("stored %q, want [v2/180/cat.png]", got)
+	if got := e.stored(t); len(got) != 1 || got[0] != "v3/180/cat.png" {
+		t.Fatalf("stored %q, want [v3/180/cat.png]", got)
 	}
 	// The original may go: the hit needs only the thumbnail.
 	os.Remove(filepath.Join(e.dir, "images", "cat.png"))

@@ -15,7 +15,7 @@ const MaxFilenameBytes = 1000
 // KeyVersion names the transform in every thumbnail key. Bump it whenever
 // the bytes of a thumbnail change (resizer, filter, encoder settings), so
 // thumbnails made by older code are never served as new ones.
-const KeyVersion = "v2"
+const KeyVersion = "v3"
 
 // Request is one validated thumbnail request.
 type Request struct {
@@ -28,7 +28,7 @@ type Request struct {
 }
 
 // Key returns the thumbnail's key in the thumbs bucket:
-// "<KeyVersion>/<width>/<filename>", e.g. "v2/180/cat.png". The version
+// "<KeyVersion>/<width>/<filename>", e.g. "v3/180/cat.png". The version
 // and the width hold no slash, so a key splits back into exactly one
 // (version, width, filename): two requests never share a key.
 func (r Request) Key() string {

@@ -100,8 +100,8 @@ func TestKeyInjective(t *testing.T) {
 			seen[r.Key()] = r
 		}
 	}
-	if k := (Request{Filename: "cat.png", Width: 180}).Key(); k != "v2/180/cat.png" {
-		t.Errorf("key = %q, want v2/180/cat.png", k)
+	if k := (Request{Filename: "cat.png", Width: 180}).Key(); k != "v3/180/cat.png" {
+		t.Errorf("key = %q, want v3/180/cat.png", k)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,12 +17,16 @@ import (
 
 // Rule is one fault: requests matching Method (any when empty) and a path
 // containing PathContains get Delay, then, while Times > 0 (or always when
-// Times < 0), Status instead of the server's answer.
+// Times < 0), the fault: Status instead of the server's answer, the
+// connection dropped without an answer (Drop), or the server's answer cut
+// to its first Truncate bytes with a Content-Length that says so.
 type Rule struct {
 	Method       string
 	PathContains string
 	Delay        time.Duration
 	Status       int
+	Drop         bool
+	Truncate     int
 	Times        int
 }
 
@@ -51,12 +56,13 @@ func New(target string) (*Proxy, error) {
 				break
 			}
 		}
-		var status int
+		var status, truncate int
+		var drop bool
 		var delay time.Duration
 		if hit != nil {
 			delay = hit.Delay
-			if hit.Times != 0 && hit.Status != 0 {
-				status = hit.Status
+			if hit.Times != 0 && (hit.Status != 0 || hit.Drop || hit.Truncate > 0) {
+				status, drop, truncate = hit.Status, hit.Drop, hit.Truncate
 				if hit.Times > 0 {
 					hit.Times--
 				}
@@ -69,6 +75,25 @@ func New(target string) (*Proxy, error) {
 			case <-r.Context().Done():
 				return
 			}
+		}
+		if drop {
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				conn.Close()
+			}
+			return
+		}
+		if truncate > 0 {
+			rec := httptest.NewRecorder()
+			rp.ServeHTTP(rec, r)
+			body := rec.Body.Bytes()
+			body = body[:min(truncate, len(body))]
+			for k, vs := range rec.Header() {
+				w.Header()[k] = vs
+			}
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			w.WriteHeader(rec.Code)
+			w.Write(body)
+			return
 		}
 		if status != 0 {
 			w.Header().Set("Content-Type", "application/xml")

@@ -316,6 +316,117 @@ func Interlaced(img *image.NRGBA) []byte {
 	return pngFile(w, h, 6, 1, z.Bytes()) // 8-bit RGBA, Adam7
 }
 
+// RawPNG writes a PNG of any layout the format defines, for decoder
+// tests: depth bits per sample, the colour type (0 grey, 2 RGB, 3
+// palette, 4 grey+alpha, 6 RGBA), Adam7-interlaced or not. sample gives
+// channel ch of pixel (x, y), below 1<<depth. plte and trns, when not
+// nil, become PLTE and tRNS chunks. Rows use filter types 0 to 4 in turn.
+func RawPNG(w, h, depth, colorType int, interlaced bool, sample func(x, y, ch int) uint16, plte, trns []byte) []byte {
+	channels := map[int]int{0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[colorType]
+	bpp := channels * depth
+	passes := []struct{ x0, y0, dx, dy int }{{0, 0, 1, 1}}
+	if interlaced {
+		passes = []struct{ x0, y0, dx, dy int }{
+			{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4}, {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2},
+		}
+	}
+	var raw bytes.Buffer
+	for _, p := range passes {
+		if p.x0 >= w || p.y0 >= h {
+			continue
+		}
+		pw := (w - p.x0 + p.dx - 1) / p.dx
+		stride := (pw*bpp + 7) / 8
+		prev := make([]byte, stride)
+		for y := p.y0; y < h; y += p.dy {
+			row := make([]byte, stride)
+			bit := 0
+			for x := p.x0; x < w; x += p.dx {
+				for ch := range channels {
+					v := sample(x, y, ch)
+					switch depth {
+					case 16:
+						row[bit/8], row[bit/8+1] = byte(v>>8), byte(v)
+					case 8:
+						row[bit/8] = byte(v)
+					default:
+						row[bit/8] |= byte(v) << (8 - depth - bit%8)
+					}
+					bit += depth
+				}
+			}
+			ft := byte(y % 5)
+			raw.WriteByte(ft)
+			raw.Write(filterRow(ft, row, prev, max(1, bpp/8)))
+			prev = row
+		}
+	}
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write(raw.Bytes())
+	zw.Close()
+	var out bytes.Buffer
+	out.WriteString("\x89PNG\r\n\x1a\n")
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
+	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
+	ihdr[8], ihdr[9] = byte(depth), byte(colorType)
+	if interlaced {
+		ihdr[12] = 1
+	}
+	chunk(&out, "IHDR", ihdr)
+	if plte != nil {
+		chunk(&out, "PLTE", plte)
+	}
+	if trns != nil {
+		chunk(&out, "tRNS", trns)
+	}
+	chunk(&out, "IDAT", z.Bytes())
+	chunk(&out, "IEND", nil)
+	return out.Bytes()
+}
+
+// filterRow applies PNG filter type ft to row, given the previous row.
+func filterRow(ft byte, row, prev []byte, bpp int) []byte {
+	out := make([]byte, len(row))
+	for i := range row {
+		var a, b, c int
+		if i >= bpp {
+			a, c = int(row[i-bpp]), int(prev[i-bpp])
+		}
+		b = int(prev[i])
+		var pred int
+		switch ft {
+		case 1:
+			pred = a
+		case 2:
+			pred = b
+		case 3:
+			pred = (a + b) / 2
+		case 4:
+			p := a + b - c
+			pa, pb, pc := abs(p-a), abs(p-b), abs(p-c)
+			switch {
+			case pa <= pb && pa <= pc:
+				pred = a
+			case pb <= pc:
+				pred = b
+			default:
+				pred = c
+			}
+		}
+		out[i] = row[i] - byte(pred)
+	}
+	return out
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
 // pngFile assembles an 8-bit PNG of the colour type and interlace method
 // around compressed image data.
 func pngFile(w, h int, colorType, interlace byte, idat []byte) []byte {

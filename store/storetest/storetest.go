@@ -139,18 +139,22 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		var wg sync.WaitGroup
 		for i := range 10 {
 			wg.Go(func() {
-				body := a
+				body, name := a, "a"
 				if i%2 == 1 {
-					body = b
+					body, name = b, "b"
 				}
-				if err := s.Put(ctx, "same.png", body, "image/png", nil); err != nil {
+				if err := s.Put(ctx, "same.png", body, "image/png", map[string]string{"writer": name}); err != nil {
 					t.Error(err)
 				}
 			})
 		}
 		wg.Wait()
-		if _, got := read(t, s, "same.png"); !bytes.Equal(got, a) && !bytes.Equal(got, b) {
+		obj, got := read(t, s, "same.png")
+		if !bytes.Equal(got, a) && !bytes.Equal(got, b) {
 			t.Errorf("object is a mix of writers: %d bytes", len(got))
+		}
+		if want := map[bool]string{true: "a", false: "b"}[bytes.Equal(got, a)]; obj.Meta["writer"] != want {
+			t.Errorf("bytes of writer %s carry the metadata of writer %q", want, obj.Meta["writer"])
 		}
 	})
 
