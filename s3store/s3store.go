@@ -244,6 +244,7 @@ func (b *Bucket) mapErr(ctx context.Context, op, key string, err error) error {
 	}
 	kind := store.ErrUnavailable
 	var (
+		dial     *net.OpError
 		noKey    *types.NoSuchKey
 		notFound *types.NotFound
 		noBucket *types.NoSuchBucket
@@ -251,6 +252,8 @@ func (b *Bucket) mapErr(ctx context.Context, op, key string, err error) error {
 		resp     *smithyhttp.ResponseError
 	)
 	switch {
+	case errors.As(err, &dial) && dial.Op == "dial":
+		kind = store.ErrUnreachable
 	case errors.As(err, &noKey), op == "head" && errors.As(err, &notFound):
 		kind = store.ErrNotFound
 	case errors.As(err, &noBucket):

@@ -7,6 +7,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"io"
 )
 
@@ -40,4 +41,7 @@ var (
 	ErrUnavailable = errors.New("store: storage unavailable")
 	// ErrDenied means the store refused the credentials or the operation.
 	ErrDenied = errors.New("store: access denied")
+	// ErrUnreachable means the store could not be connected to at all: a
+	// kind of ErrUnavailable after which no other request is worth trying.
+	ErrUnreachable = fmt.Errorf("%w: server unreachable", ErrUnavailable)
 )

@@ -243,7 +243,8 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 			return h.answer(w, r, data, obj.ContentType, obj.Meta[MetaETag], c)
 		case ctx.Err() != nil:
 			return ctx.Err()
-		case errors.Is(err, store.ErrInvalidKey):
+		case errors.Is(err, store.ErrInvalidKey), errors.Is(err, store.ErrUnreachable):
+			// Unreachable: the originals are on the same server.
 			return err
 		case errors.Is(err, errDamaged):
 			h.log.Warn("thumbs: stored thumbnail is damaged; making it anew", "key", c.key, "err", err)

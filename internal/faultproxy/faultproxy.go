@@ -5,6 +5,8 @@
 package faultproxy
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -69,6 +71,10 @@ func New(target string) (*Proxy, error) {
 			}
 		}
 		p.mu.Unlock()
+		// Read the body first: the server notices a client that went away
+		// only once the body is read.
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		if delay > 0 {
 			select {
 			case <-time.After(delay):

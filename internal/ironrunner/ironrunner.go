@@ -307,8 +307,14 @@ func (h *Hot) Run(ctx context.Context, call Call) Result {
 	defer func() { <-h.slots }()
 	h.mu.Lock()
 	var p *proc
-	if n := len(h.idle); n > 0 {
+	for p == nil && len(h.idle) > 0 {
+		n := len(h.idle)
 		p, h.idle = h.idle[n-1], h.idle[:n-1]
+		select {
+		case <-p.done: // exited while idle (a signal): start another
+			p = nil
+		default:
+		}
 	}
 	h.mu.Unlock()
 	if p == nil {
@@ -392,6 +398,24 @@ func (h *Hot) Procs() []int {
 		}
 	}
 	return pids
+}
+
+// ExitCode returns the exit code of the pool's process pid, once it has
+// exited; -1 while it runs or when it was killed.
+func (h *Hot) ExitCode(pid int) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, p := range h.all {
+		if p.cmd.Process.Pid != pid {
+			continue
+		}
+		select {
+		case <-p.done:
+			return p.cmd.ProcessState.ExitCode()
+		default:
+		}
+	}
+	return -1
 }
 
 // PeakRSSKB returns the largest peak resident memory (KiB) among the
