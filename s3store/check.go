@@ -31,8 +31,10 @@ type CheckError struct {
 	// the server did not answer.
 	Code string
 	// Unreachable means no answer at all: connection refused, unknown
-	// host, timeout.
+	// host, timeout. Cause then says which, e.g. "dial tcp
+	// 10.0.0.9:9000: connect: connection refused".
 	Unreachable bool
+	Cause       error
 	err         error
 }
 
@@ -84,17 +86,23 @@ func (b *Bucket) checkErr(ctx context.Context, op, key string, err error) error 
 	}
 	var (
 		send *smithyhttp.RequestSendError
-		nerr net.Error
+		dial *net.OpError // refused, or an unknown host (a *net.DNSError inside)
 		dns  *net.DNSError
-		dial *net.OpError
+		nerr net.Error
 	)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		e.Unreachable = true
-	case errors.As(err, &send):
-		// TLS and protocol errors are answers of a sort: only a missing
-		// server counts as out of reach.
-		e.Unreachable = errors.As(err, &dns) || errors.As(err, &dial) || (errors.As(err, &nerr) && nerr.Timeout())
+		e.Unreachable, e.Cause = true, errors.New("no answer before the deadline")
+	case !errors.As(err, &send):
+		// The server answered.
+	case errors.As(err, &dial):
+		e.Unreachable, e.Cause = true, dial
+	case errors.As(err, &dns):
+		e.Unreachable, e.Cause = true, dns
+	case errors.As(err, &nerr) && nerr.Timeout():
+		e.Unreachable, e.Cause = true, nerr
 	}
+	// Anything else that was sent and not answered (TLS, a broken
+	// protocol) reached something: only a missing server is out of reach.
 	return e
 }

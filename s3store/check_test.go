@@ -144,11 +144,12 @@ func TestCheckUnreachable(t *testing.T) {
 		name        string
 		endpoint    string
 		unreachable bool
+		cause       string
 	}{
-		{"connection refused", srv.Endpoint, true},
-		{"unknown host", "http://minio.invalid:9000", true},
-		{"no answer", "http://" + silent.Addr().String(), true},
-		{"an answer, if a bad one", broken.URL, false},
+		{"connection refused", srv.Endpoint, true, "connection refused"},
+		{"unknown host", "http://minio.invalid:9000", true, "minio.invalid"},
+		{"no answer", "http://" + silent.Addr().String(), true, "no answer"},
+		{"an answer, if a bad one", broken.URL, false, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -159,8 +160,11 @@ func TestCheckUnreachable(t *testing.T) {
 			start := time.Now()
 			err := s3store.New(s3store.NewClient(o), "images").CheckRead(ctx)
 			var ce *s3store.CheckError
-			if !errors.As(err, &ce) || ce.Unreachable != c.unreachable {
-				t.Errorf("CheckRead = %v (%+v), want Unreachable %v", err, ce, c.unreachable)
+			if !errors.As(err, &ce) || ce.Unreachable != c.unreachable || (ce.Cause != nil) != c.unreachable {
+				t.Fatalf("CheckRead = %v (%+v), want Unreachable %v", err, ce, c.unreachable)
+			}
+			if c.unreachable && !strings.Contains(ce.Cause.Error(), c.cause) {
+				t.Errorf("Cause = %q, want it to say %q", ce.Cause, c.cause)
 			}
 			if d := time.Since(start); d > 3*time.Second {
 				t.Errorf("took %v", d)
