@@ -32,6 +32,11 @@ type Target struct {
 	// IronFunctions sends route headers with error answers too, so a CDN
 	// may cache an error: it is opt-in.
 	CacheControl string
+	// Where says where a setting (APP, API_URL and the function's)
+	// comes from or, when unset, where to set it, as messages name it:
+	// "deploy.env", "the environment". Messages say "the settings" when
+	// Where is nil.
+	Where func(setting string) string
 }
 
 // Options say how to run.
@@ -139,16 +144,15 @@ func redact(body any) any {
 }
 
 // Apply makes the app and route match t. It returns the number of changes
-// made (or, in a dry run, that would be made).
+// made (or, in a dry run, that would be made). It refuses a target that
+// fails Check; Preflight runs the other checks first.
 func Apply(ctx context.Context, c *ironapi.Client, t Target, o Options) (int, error) {
+	if err := t.Check(); err != nil {
+		return 0, err
+	}
 	want, err := t.Route()
 	if err != nil {
 		return 0, err
-	}
-	for k := range t.Config {
-		if _, ok := managed(k); !ok {
-			return 0, fmt.Errorf("deploy: %s is not a setting of the function", k)
-		}
 	}
 	r := &runner{c: c, o: o}
 	if err := r.app(ctx, t); err != nil {
@@ -222,6 +226,19 @@ func (r *runner) app(ctx context.Context, t Target) error {
 	})
 }
 
+// warnHot says, when a route it creates or updates is hot, that one
+// request with another method than GET or POST on it crashes the whole
+// server (CONTRACT.md): the function cannot defend itself, so something
+// in front of the server must.
+func (r *runner) warnHot(app string, route ironapi.Route) {
+	if route.Format != "http" {
+		return
+	}
+	r.say("WARNING: route %s%s is hot (format: http): one HEAD, PUT, DELETE, OPTIONS or PATCH request to /r/%s%s crashes IronFunctions %s,", app, route.Path, app, route.Path, TestedVersion)
+	r.say("  and every app and route on the server is down until it is restarted. Let only GET and POST reach /r/... (a reverse proxy")
+	r.say("  or CDN rule in front of the server); see the README's \"Hot routes\" section.")
+}
+
 func (r *runner) route(ctx context.Context, app string, want ironapi.Route) error {
 	path := "/v1/apps/" + app + "/routes" + want.Path
 	cur, err := r.c.GetRoute(ctx, app, want.Path)
@@ -231,6 +248,7 @@ func (r *runner) route(ctx context.Context, app string, want ironapi.Route) erro
 		}
 		r.say("route %s%s: create with image %s, format %s, timeout %ds, idle_timeout %ds, memory %d MB, max_concurrency %d",
 			app, want.Path, want.Image, want.Format, want.Timeout, want.IdleTimeout, want.Memory, want.MaxConcurrency)
+		r.warnHot(app, want)
 		err := r.send("POST", "/v1/apps/"+app+"/routes", map[string]any{"route": want}, func() error {
 			_, err := r.c.CreateRoute(ctx, app, want)
 			return err
@@ -327,6 +345,7 @@ func (r *runner) route(ctx context.Context, app string, want ironapi.Route) erro
 	for _, l := range lines {
 		r.say("%s", l)
 	}
+	r.warnHot(app, after)
 	if len(del) > 0 {
 		p := ironapi.Route{Headers: del}
 		if err := r.send("PATCH", path, map[string]any{"route": p}, func() error {
