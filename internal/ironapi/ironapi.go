@@ -155,6 +155,7 @@ type AnswerError struct {
 	ContentType string
 	// Body is the start of the body, at most 64 bytes.
 	Body []byte
+	cut  bool // the body went on
 }
 
 func (e *AnswerError) Error() string {
@@ -171,7 +172,11 @@ func (e *AnswerError) Answer() string {
 	if body == "" {
 		return fmt.Sprintf("%d %s and an empty body", e.Status, ct)
 	}
-	return fmt.Sprintf("%d %s %q", e.Status, ct, body)
+	more := ""
+	if e.cut {
+		more = "..."
+	}
+	return fmt.Sprintf("%d %s %q%s", e.Status, ct, body, more)
 }
 
 // IsStatus reports whether err is an API error with the status.
@@ -277,7 +282,7 @@ func (c *Client) Version(ctx context.Context) (string, error) {
 	}
 	e := &AnswerError{Method: http.MethodGet, Path: path, Status: resp.StatusCode, ContentType: ct, Body: b}
 	if len(e.Body) > 64 {
-		e.Body = e.Body[:64]
+		e.Body, e.cut = e.Body[:64], true
 	}
 	return "", e
 }

@@ -151,7 +151,7 @@ func TestVersionOfSomethingElse(t *testing.T) {
 		{"HTML page", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			io.WriteString(w, "<!doctype html><title>Welcome to nginx!</title>"+strings.Repeat(" pad", 40))
-		}, `200 text/html "<!doctype html><title>Welcome to nginx!</title> pad pad pad pad"`},
+		}, `200 text/html "<!doctype html><title>Welcome to nginx!</title> pad pad pad pad"...`},
 		{"JSON without a version", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			io.WriteString(w, `{"status":"ok"}`)
