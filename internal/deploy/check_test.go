@@ -256,6 +256,8 @@ func TestPreflightStorage(t *testing.T) {
 			"deploy: S3_ACCESS_KEY/S3_SECRET_KEY: refused by " + proxy.URL + ": SignatureDoesNotMatch: fix them in deploy.env", nil},
 		{"wrong secret, dry run", wrongSecret, nil, true,
 			"deploy: S3_ACCESS_KEY/S3_SECRET_KEY: refused by " + proxy.URL + ": SignatureDoesNotMatch: fix them in deploy.env", nil},
+		{"wrong region", owner, func(c map[string]string) { c["S3_REGION"] = "eu-west-1" }, true,
+			"deploy: S3_REGION=eu-west-1: refused by " + proxy.URL + ": AuthorizationHeaderMalformed: fix it in deploy.env", nil},
 		{"no images bucket", owner, func(c map[string]string) { c["IMAGE_BUCKET"] = "imagez" }, true,
 			"deploy: IMAGE_BUCKET=imagez: no such bucket " + at + ": create it, or fix IMAGE_BUCKET in deploy.env", nil},
 		{"no thumbs bucket", owner, func(c map[string]string) { c["THUMB_BUCKET"] = "thumbz" }, false,
