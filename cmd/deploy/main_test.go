@@ -86,7 +86,7 @@ func TestDeployCommand(t *testing.T) {
 		"S3 at "+fx.s3.Endpoint+": THUMB_BUCKET=thumbs found\n",
 		"S3 at "+fx.s3.Endpoint+": THUMB_BUCKET=thumbs not written to in a dry run\n",
 		"app iron_thumbs: create", "would send POST /v1/apps ",
-		"route iron_thumbs/thumbs: create", "WARNING: route iron_thumbs/thumbs is hot", "would send POST /v1/apps/iron_thumbs/routes",
+		"route iron_thumbs/thumbs: create", "would send POST /v1/apps/iron_thumbs/routes", "WARNING: route iron_thumbs/thumbs is hot",
 	) || !strings.HasPrefix(out, "deploying ") {
 		t.Errorf("dry run output, not in the expected order:\n%s", out)
 	}

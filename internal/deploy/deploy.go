@@ -234,13 +234,13 @@ func (r *runner) warnHot(app string, route ironapi.Route) {
 	if route.Format != "http" {
 		return
 	}
-	r.say("WARNING: route %s%s is hot (format: http): one HEAD, PUT, DELETE, OPTIONS or PATCH request to /r/%s%s crashes IronFunctions %s,", app, route.Path, app, route.Path, TestedVersion)
-	r.say("  and every app and route on the server is down until it is restarted. Let only GET and POST reach /r/... (a reverse proxy")
-	r.say("  or CDN rule in front of the server); see the README's \"Hot routes\" section.")
+	r.say("WARNING: route %s%s is hot (format: http). One HEAD, PUT, DELETE, OPTIONS or PATCH request", app, route.Path)
+	r.say("  to /r/%s%s crashes IronFunctions %s: every app and route on the server is down until", app, route.Path, TestedVersion)
+	r.say("  it is restarted. Let only GET and POST reach /r/... (a reverse proxy or CDN rule in front")
+	r.say("  of the server); see the README's \"Hot routes\" section.")
 }
 
 func (r *runner) route(ctx context.Context, app string, want ironapi.Route) error {
-	path := "/v1/apps/" + app + "/routes" + want.Path
 	cur, err := r.c.GetRoute(ctx, app, want.Path)
 	if ironapi.IsStatus(err, 404) {
 		if err := want.Check(); err != nil {
@@ -248,11 +248,13 @@ func (r *runner) route(ctx context.Context, app string, want ironapi.Route) erro
 		}
 		r.say("route %s%s: create with image %s, format %s, timeout %ds, idle_timeout %ds, memory %d MB, max_concurrency %d",
 			app, want.Path, want.Image, want.Format, want.Timeout, want.IdleTimeout, want.Memory, want.MaxConcurrency)
-		r.warnHot(app, want)
 		err := r.send("POST", "/v1/apps/"+app+"/routes", map[string]any{"route": want}, func() error {
 			_, err := r.c.CreateRoute(ctx, app, want)
 			return err
 		})
+		if err == nil {
+			r.warnHot(app, want)
+		}
 		if !ironapi.IsStatus(err, 409) {
 			return err
 		}
@@ -345,11 +347,21 @@ func (r *runner) route(ctx context.Context, app string, want ironapi.Route) erro
 	for _, l := range lines {
 		r.say("%s", l)
 	}
+	if err := r.patchRoute(ctx, app, want.Path, del, patch); err != nil {
+		return err
+	}
 	r.warnHot(app, after)
+	return nil
+}
+
+// patchRoute deletes the headers in del, then sends patch, each when not
+// empty.
+func (r *runner) patchRoute(ctx context.Context, app, route string, del map[string][]string, patch ironapi.Route) error {
+	path := "/v1/apps/" + app + "/routes" + route
 	if len(del) > 0 {
 		p := ironapi.Route{Headers: del}
 		if err := r.send("PATCH", path, map[string]any{"route": p}, func() error {
-			_, err := r.c.PatchRoute(ctx, app, want.Path, p)
+			_, err := r.c.PatchRoute(ctx, app, route, p)
 			return err
 		}); err != nil {
 			return err
@@ -360,7 +372,7 @@ func (r *runner) route(ctx context.Context, app string, want ironapi.Route) erro
 		return nil
 	}
 	return r.send("PATCH", path, map[string]any{"route": patch}, func() error {
-		_, err := r.c.PatchRoute(ctx, app, want.Path, patch)
+		_, err := r.c.PatchRoute(ctx, app, route, patch)
 		return err
 	})
 }
