@@ -56,6 +56,10 @@ func TestCheck(t *testing.T) {
 		}, []string{"deploy: CALL_TIMEOUT=45s is not below the server's default route timeout 30s (func.yaml sets no timeout): lower CALL_TIMEOUT in deploy.env or raise timeout in func.yaml"}},
 		{"CALL_TIMEOUT not a duration", func(tg *deploy.Target) { tg.Config["CALL_TIMEOUT"] = "ten" },
 			[]string{`deploy: CALL_TIMEOUT="ten": want a Go duration such as 10s: fix it in deploy.env`}},
+		{"two bad settings", func(tg *deploy.Target) { tg.Config["THUMB_CACHE"] = "maybe"; tg.Config["JPEG_QUALITY"] = "0" }, []string{
+			`deploy: THUMB_CACHE="maybe": want on or off: fix it in deploy.env`,
+			`deploy: JPEG_QUALITY="0": want a positive integer: fix it in deploy.env`,
+		}},
 		{"app name with capitals", func(tg *deploy.Target) { tg.App = "Iron_Thumbs" },
 			[]string{`deploy: APP="Iron_Thumbs": an app name is lowercase letters, digits, _ and -, at most 30 characters: change APP in deploy.env`}},
 		{"app name too long", func(tg *deploy.Target) { tg.App = strings.Repeat("a", 31) },
