@@ -3,6 +3,12 @@
 // It changes only what differs, prints a short diff, never prints secret
 // values, and with -dry-run prints the requests instead of sending them.
 //
+// Before it writes anything, it checks the settings and func.yaml, asks
+// the server at API_URL whether it is IronFunctions (GET /version), and
+// checks the S3 settings with the S3 server: credentials, both buckets,
+// and (not in a dry run) a write to the thumbs bucket, a probe object
+// under .iron_thumbs/deploy-check/ deleted at once.
+//
 // Settings come from the environment and from an env file (deploy.env by
 // default; the environment wins): the function's settings (S3_ENDPOINT,
 // S3_ACCESS_KEY, ... see the README) for the app's config, API_URL for the
@@ -19,8 +25,11 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/iron-thumbs/iron_thumbs/config"
 	"github.com/iron-thumbs/iron_thumbs/internal/deploy"
@@ -46,8 +55,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	}
 	settings, err := readEnvFile(*envFile)
 	if err != nil {
-		fmt.Fprintln(stderr, "deploy:", err)
-		return 1
+		return fail(stderr, err)
 	}
 	get := func(name string) string {
 		if v, ok := lookup(name); ok {
@@ -55,10 +63,17 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		}
 		return settings[name]
 	}
+	// Messages say where to change a setting: where it comes from, and
+	// the file for one not set anywhere.
+	where := func(name string) string {
+		if _, ok := lookup(name); ok {
+			return "the environment"
+		}
+		return *envFile
+	}
 	f, err := funcfile.Read(*funcFile)
 	if err != nil {
-		fmt.Fprintln(stderr, "deploy:", err)
-		return 1
+		return fail(stderr, err)
 	}
 	cfg := map[string]string{}
 	for _, name := range config.Names {
@@ -66,37 +81,62 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 			cfg[name] = v
 		}
 	}
-	// Ship nothing the function would refuse at start.
-	c, err := config.FromEnv(func(k string) string { return cfg[k] })
-	if err == nil {
-		err = c.CheckS3()
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "deploy:", err)
-		return 1
-	}
 	app := get("APP")
 	if app == "" {
 		app = "iron_thumbs"
 	}
 	client, err := ironapi.New(get("API_URL"))
 	if err != nil {
-		fmt.Fprintln(stderr, "deploy:", err)
-		return 1
+		return fail(stderr, fmt.Errorf("%w: fix it in %s", err, where("API_URL")))
 	}
 	mode := ""
 	if *dryRun {
 		mode = " (dry run: nothing is sent)"
 	}
-	fmt.Fprintf(stdout, "deploying %s to app %s at %s%s\n", f.Image(), app, client.URL(), mode)
-	_, err = deploy.Apply(ctx, client, deploy.Target{
-		App: app, Func: f, Config: cfg, CacheControl: get("ROUTE_CACHE_CONTROL"),
-	}, deploy.Options{DryRun: *dryRun, Out: stdout})
-	if err != nil {
-		fmt.Fprintln(stderr, "deploy:", err)
-		return 1
+	fmt.Fprintf(stdout, "deploying %s (checkout %s) to app %s at %s%s\n",
+		f.Image(), checkout(ctx, filepath.Dir(*funcFile)), app, client.URL(), mode)
+	tg := deploy.Target{App: app, Func: f, Config: cfg, CacheControl: get("ROUTE_CACHE_CONTROL"), Where: where}
+	o := deploy.Options{DryRun: *dryRun, Out: stdout}
+	if err := deploy.Preflight(ctx, client, tg, o); err != nil {
+		return fail(stderr, err)
+	}
+	if _, err := deploy.Apply(ctx, client, tg, o); err != nil {
+		return fail(stderr, err)
 	}
 	return 0
+}
+
+// fail prints every line of err once, each saying it comes from deploy,
+// and returns the exit code.
+func fail(stderr io.Writer, err error) int {
+	for line := range strings.SplitSeq(err.Error(), "\n") {
+		if !strings.HasPrefix(line, "deploy: ") {
+			line = "deploy: " + line
+		}
+		fmt.Fprintln(stderr, line)
+	}
+	return 1
+}
+
+// revision names the checkout deployed when the command is built with
+// -ldflags "-X main.revision=$(git rev-parse --short HEAD)". Unstamped
+// (go run, as make deploy does), checkout asks git.
+var revision string
+
+// checkout returns the revision of the checkout holding func.yaml:
+// revision when stamped, else git's short hash of HEAD when git answers
+// quickly, else "unknown".
+func checkout(ctx context.Context, dir string) string {
+	if revision != "" {
+		return revision
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "git", "-C", dir, "rev-parse", "--short", "HEAD").Output()
+	if rev := strings.TrimSpace(string(out)); err == nil && rev != "" {
+		return rev
+	}
+	return "unknown"
 }
 
 // readEnvFile reads KEY=VALUE lines; # starts a comment; values may be

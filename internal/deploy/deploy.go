@@ -32,6 +32,11 @@ type Target struct {
 	// IronFunctions sends route headers with error answers too, so a CDN
 	// may cache an error: it is opt-in.
 	CacheControl string
+	// Where says where a setting (APP, API_URL and the function's)
+	// comes from or, when unset, where to set it, as messages name it:
+	// "deploy.env", "the environment". Messages say "the settings" when
+	// Where is nil.
+	Where func(setting string) string
 }
 
 // Options say how to run.
@@ -139,16 +144,15 @@ func redact(body any) any {
 }
 
 // Apply makes the app and route match t. It returns the number of changes
-// made (or, in a dry run, that would be made).
+// made (or, in a dry run, that would be made). It refuses a target that
+// fails Check; Preflight runs the other checks first.
 func Apply(ctx context.Context, c *ironapi.Client, t Target, o Options) (int, error) {
+	if err := t.Check(); err != nil {
+		return 0, err
+	}
 	want, err := t.Route()
 	if err != nil {
 		return 0, err
-	}
-	for k := range t.Config {
-		if _, ok := managed(k); !ok {
-			return 0, fmt.Errorf("deploy: %s is not a setting of the function", k)
-		}
 	}
 	r := &runner{c: c, o: o}
 	if err := r.app(ctx, t); err != nil {
@@ -222,8 +226,21 @@ func (r *runner) app(ctx context.Context, t Target) error {
 	})
 }
 
+// warnHot says, when a route it creates or updates is hot, that one
+// request with another method than GET or POST on it crashes the whole
+// server (CONTRACT.md): the function cannot defend itself, so something
+// in front of the server must.
+func (r *runner) warnHot(app string, route ironapi.Route) {
+	if route.Format != "http" {
+		return
+	}
+	r.say("WARNING: route %s%s is hot (format: http). One HEAD, PUT, DELETE, OPTIONS or PATCH request", app, route.Path)
+	r.say("  to /r/%s%s crashes IronFunctions %s: every app and route on the server is down until", app, route.Path, TestedVersion)
+	r.say("  it is restarted. Let only GET and POST reach /r/... (a reverse proxy or CDN rule in front")
+	r.say("  of the server); see the README's \"Hot routes\" section.")
+}
+
 func (r *runner) route(ctx context.Context, app string, want ironapi.Route) error {
-	path := "/v1/apps/" + app + "/routes" + want.Path
 	cur, err := r.c.GetRoute(ctx, app, want.Path)
 	if ironapi.IsStatus(err, 404) {
 		if err := want.Check(); err != nil {
@@ -235,6 +252,9 @@ func (r *runner) route(ctx context.Context, app string, want ironapi.Route) erro
 			_, err := r.c.CreateRoute(ctx, app, want)
 			return err
 		})
+		if err == nil {
+			r.warnHot(app, want)
+		}
 		if !ironapi.IsStatus(err, 409) {
 			return err
 		}
@@ -327,10 +347,21 @@ func (r *runner) route(ctx context.Context, app string, want ironapi.Route) erro
 	for _, l := range lines {
 		r.say("%s", l)
 	}
+	if err := r.patchRoute(ctx, app, want.Path, del, patch); err != nil {
+		return err
+	}
+	r.warnHot(app, after)
+	return nil
+}
+
+// patchRoute deletes the headers in del, then sends patch, each when not
+// empty.
+func (r *runner) patchRoute(ctx context.Context, app, route string, del map[string][]string, patch ironapi.Route) error {
+	path := "/v1/apps/" + app + "/routes" + route
 	if len(del) > 0 {
 		p := ironapi.Route{Headers: del}
 		if err := r.send("PATCH", path, map[string]any{"route": p}, func() error {
-			_, err := r.c.PatchRoute(ctx, app, want.Path, p)
+			_, err := r.c.PatchRoute(ctx, app, route, p)
 			return err
 		}); err != nil {
 			return err
@@ -341,7 +372,7 @@ func (r *runner) route(ctx context.Context, app string, want ironapi.Route) erro
 		return nil
 	}
 	return r.send("PATCH", path, map[string]any{"route": patch}, func() error {
-		_, err := r.c.PatchRoute(ctx, app, want.Path, patch)
+		_, err := r.c.PatchRoute(ctx, app, route, patch)
 		return err
 	})
 }

@@ -11,8 +11,10 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -21,6 +23,25 @@ import (
 // DefaultURL is where fn and this client look for the API when API_URL is
 // not set.
 const DefaultURL = "http://localhost:8080"
+
+// DefaultTimeout is the route timeout the server applies when a route is
+// created without one.
+const DefaultTimeout = 30 * time.Second
+
+// MaxAppName is the longest app name CheckAppName accepts.
+const MaxAppName = 30
+
+var appName = regexp.MustCompile(`^[a-z0-9_-]+$`)
+
+// CheckAppName reports a name the server cannot be trusted with: its own
+// check is buggy for anything but lowercase letters, digits, _ and -, and
+// some of what it lets through fails later with a 500.
+func CheckAppName(name string) error {
+	if name == "" || len(name) > MaxAppName || !appName.MatchString(name) {
+		return fmt.Errorf("ironapi: app name %q: want lowercase letters, digits, _ and -, at most %d characters", name, MaxAppName)
+	}
+	return nil
+}
 
 // App is an application: a name and the config every route inherits.
 type App struct {
@@ -125,6 +146,39 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("ironapi: %s %s: %d %s", e.Method, e.Path, e.Status, e.Message)
 }
 
+// AnswerError is an answer that is not the API's: whatever answered the
+// request, described by its status, content type and first bytes.
+type AnswerError struct {
+	Method, Path string
+	Status       int
+	// ContentType is the media type, without parameters; "" when none.
+	ContentType string
+	// Body is the start of the body, at most 64 bytes.
+	Body []byte
+	cut  bool // the body went on
+}
+
+func (e *AnswerError) Error() string {
+	return fmt.Sprintf("ironapi: %s %s answered %s", e.Method, e.Path, e.Answer())
+}
+
+// Answer describes what answered: `404 text/plain "404 page not found"`.
+func (e *AnswerError) Answer() string {
+	ct := e.ContentType
+	if ct == "" {
+		ct = "without content type"
+	}
+	body := strings.TrimSpace(string(e.Body))
+	if body == "" {
+		return fmt.Sprintf("%d %s and an empty body", e.Status, ct)
+	}
+	more := ""
+	if e.cut {
+		more = "..."
+	}
+	return fmt.Sprintf("%d %s %q%s", e.Status, ct, body, more)
+}
+
 // IsStatus reports whether err is an API error with the status.
 func IsStatus(err error, status int) bool {
 	var e *Error
@@ -198,6 +252,39 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		}
 	}
 	return nil
+}
+
+// Version returns the server's version from GET /version, which the 0.2
+// server serves beside /v1, not under it as swagger.yml says. Anything
+// but IronFunctions' {"version":"..."} with a 200 is an *AnswerError; no
+// answer at all is the transport's error (a *url.Error inside).
+func (c *Client) Version(ctx context.Context) (string, error) {
+	const path = "/version"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("ironapi: GET %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	if err != nil {
+		return "", fmt.Errorf("ironapi: GET %s: %w", path, err)
+	}
+	ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	var out struct {
+		Version string `json:"version"`
+	}
+	if resp.StatusCode == http.StatusOK && ct == "application/json" && json.Unmarshal(b, &out) == nil && out.Version != "" {
+		return out.Version, nil
+	}
+	e := &AnswerError{Method: http.MethodGet, Path: path, Status: resp.StatusCode, ContentType: ct, Body: b}
+	if len(e.Body) > 64 {
+		e.Body, e.cut = e.Body[:64], true
+	}
+	return "", e
 }
 
 func appPath(app string) string { return "/v1/apps/" + url.PathEscape(app) }

@@ -3,6 +3,10 @@ package ironapi_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -120,5 +124,75 @@ func TestMerge(t *testing.T) {
 	}
 	if err := (ironapi.Route{Format: "default"}).Check(); err != nil {
 		t.Error(err)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	srv := ironapitest.New()
+	defer srv.Close()
+	c, _ := ironapi.New(srv.URL)
+	if v, err := c.Version(context.Background()); err != nil || v != "0.2.72" {
+		t.Errorf("Version = %q, %v; want 0.2.72", v, err)
+	}
+	if n := len(srv.Mutations()); n != 0 {
+		t.Errorf("Version sent %d mutating requests", n)
+	}
+}
+
+// TestVersionOfSomethingElse: whatever answers GET /version without
+// IronFunctions' JSON is described, not taken for a server.
+func TestVersionOfSomethingElse(t *testing.T) {
+	cases := []struct {
+		name    string
+		handler http.HandlerFunc
+		want    string
+	}{
+		{"plain 404", http.NotFound, `404 text/plain "404 page not found"`},
+		{"HTML page", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			io.WriteString(w, "<!doctype html><title>Welcome to nginx!</title>"+strings.Repeat(" pad", 40))
+		}, `200 text/html "<!doctype html><title>Welcome to nginx!</title> pad pad pad pad"...`},
+		{"JSON without a version", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"status":"ok"}`)
+		}, `200 application/json "{\"status\":\"ok\"}"`},
+		{"empty 204", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }, "204 without content type and an empty body"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			srv := httptest.NewServer(c.handler)
+			defer srv.Close()
+			cl, _ := ironapi.New(srv.URL)
+			v, err := cl.Version(context.Background())
+			var ae *ironapi.AnswerError
+			if !errors.As(err, &ae) || ae.Answer() != c.want {
+				t.Fatalf("Version = %q, %v; want an AnswerError saying %s", v, err, c.want)
+			}
+			if !strings.Contains(err.Error(), "GET /version answered "+c.want) {
+				t.Errorf("error %q", err)
+			}
+		})
+	}
+}
+
+func TestVersionUnreachable(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	srv.Close()
+	c, _ := ironapi.New(srv.URL)
+	_, err := c.Version(context.Background())
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		t.Errorf("Version of a closed port = %v, want a transport error", err)
+	}
+}
+
+func TestCheckAppName(t *testing.T) {
+	for name, ok := range map[string]bool{
+		"iron_thumbs": true, "a": true, "thumbs-2": true, strings.Repeat("a", 30): true,
+		"": false, strings.Repeat("a", 31): false, "Iron_Thumbs": false, "iron thumbs": false, "iron.thumbs": false, "é": false,
+	} {
+		if err := ironapi.CheckAppName(name); (err == nil) != ok {
+			t.Errorf("CheckAppName(%q) = %v", name, err)
+		}
 	}
 }

@@ -18,11 +18,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -385,6 +387,17 @@ func (h *Hot) exchange(ctx context.Context, p *proc, call Call) (Result, bool) {
 	}
 }
 
+// kill kills every process of the pool at once, as they die with a
+// crashed server.
+func (h *Hot) kill() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, p := range h.all {
+		p.cmd.Process.Kill()
+	}
+	h.idle = nil
+}
+
 // Procs returns the pids of the pool's processes that are still running.
 func (h *Hot) Procs() []int {
 	h.mu.Lock()
@@ -452,31 +465,120 @@ func (h *Hot) Close() error {
 	return errors.Join(errs...)
 }
 
-// Server serves /r/{app}{path} over HTTP through the route, cold or hot as
-// its format says, the way an IronFunctions server does.
+// Server serves /r/{app}{path} over HTTP through its routes, cold or hot
+// as their format says, the way an IronFunctions server does, down to its
+// worst quirk: any method but GET and POST on a hot route panics the
+// 0.2.72 server (the call's input is set only for GET and POST, and the
+// hot protocol copies from the nil reader), and its process exits. From
+// then on the Server answers nothing on any route, cold ones included:
+// every connection is dropped unanswered, as a dead process's would be,
+// hot processes are killed, calls in flight are cut off, Crashed reports
+// true and Close returns the crash. Cold routes take those methods with
+// an empty stdin (HEAD gets headers only).
+//
+// A dropped answer is a panic with http.ErrAbortHandler, which net/http
+// turns into a closed connection; call ServeHTTP through an http.Server.
 type Server struct {
-	Route *Route
+	// Route is the server's route; Routes are more routes beside it, all
+	// down when the server crashes.
+	Route  *Route
+	Routes []*Route
 	// OnResult, when set, sees every call's result (benchmarks read the
 	// cold processes' peak memory from it).
 	OnResult func(Result)
-	hot      *Hot
-	once     sync.Once
+
+	mu     sync.Mutex
+	hots   map[*Route]*Hot
+	crash  error
+	down   context.Context // done once crashed
+	goDown context.CancelFunc
+}
+
+// state returns the context that ends when the server crashes.
+func (s *Server) state() context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down == nil {
+		s.down, s.goDown = context.WithCancel(context.Background())
+	}
+	return s.down
+}
+
+func (s *Server) match(path string) *Route {
+	for _, r := range append([]*Route{s.Route}, s.Routes...) {
+		if r != nil && path == "/r/"+r.App+r.Path {
+			return r
+		}
+	}
+	return nil
+}
+
+// pool returns the route's hot pool, made on first use.
+func (s *Server) pool(r *Route) *Hot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.hots == nil {
+		s.hots = map[*Route]*Hot{}
+	}
+	h, ok := s.hots[r]
+	if !ok {
+		h = NewHot(r)
+		s.hots[r] = h
+	}
+	return h
+}
+
+// fail takes the whole server down, as the panic does the real one's.
+func (s *Server) fail(method, path string) {
+	s.state()
+	s.mu.Lock()
+	if s.crash == nil {
+		s.crash = fmt.Errorf("ironrunner: the server crashed: %s %s reached a hot route, which IronFunctions 0.2.72 does not survive (only GET and POST are safe there); every route is down", method, path)
+		s.goDown()
+	}
+	hots := slices.Collect(maps.Values(s.hots))
+	s.mu.Unlock()
+	for _, h := range hots {
+		h.kill()
+	}
+}
+
+// Crashed reports whether a request took the server down.
+func (s *Server) Crashed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.crash != nil
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/r/"+s.Route.App+s.Route.Path {
+	down := s.state()
+	if down.Err() != nil {
+		panic(http.ErrAbortHandler) // nobody is listening any more
+	}
+	route := s.match(r.URL.Path)
+	if route == nil {
 		w.WriteHeader(http.StatusNotFound)
 		w.Write(errorBody("Route not found", false))
 		return
 	}
+	hot := route.Format == "http"
+	if hot && r.Method != http.MethodGet && r.Method != http.MethodPost {
+		s.fail(r.Method, r.URL.Path)
+		panic(http.ErrAbortHandler)
+	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<20))
 	call := Call{Method: r.Method, Host: r.Host, URL: r.URL.RequestURI(), Header: r.Header, Body: body}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	defer context.AfterFunc(down, cancel)()
 	var res Result
-	if s.Route.Format == "http" {
-		s.once.Do(func() { s.hot = NewHot(s.Route) })
-		res = s.hot.Run(r.Context(), call)
+	if hot {
+		res = s.pool(route).Run(ctx, call)
 	} else {
-		res = s.Route.RunCold(r.Context(), call)
+		res = route.RunCold(ctx, call)
+	}
+	if down.Err() != nil {
+		panic(http.ErrAbortHandler) // the server died during the call
 	}
 	if s.OnResult != nil {
 		s.OnResult(res)
@@ -489,13 +591,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(res.Body)
 }
 
-// Hot returns the server's hot pool, nil before the first hot call.
-func (s *Server) Hot() *Hot { return s.hot }
+// Hot returns the hot pool of the server's Route, nil before its first
+// hot call.
+func (s *Server) Hot() *Hot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hots[s.Route]
+}
 
-// Close stops the hot processes.
+// Close stops the hot processes. After a crash it returns the crash.
 func (s *Server) Close() error {
-	if s.hot != nil {
-		return s.hot.Close()
+	s.mu.Lock()
+	errs := []error{s.crash}
+	hots := slices.Collect(maps.Values(s.hots))
+	s.hots = nil
+	s.mu.Unlock()
+	for _, h := range hots {
+		errs = append(errs, h.Close())
 	}
-	return nil
+	return errors.Join(errs...)
 }

@@ -4,7 +4,7 @@
 // key, route headers deleted by an empty list and otherwise appended,
 // zero values meaning "unchanged", immutable paths, route names with their
 // leading slash, formats default and http only, integer timeouts, the app
-// name rule and the error JSON.
+// name rule, the error JSON and GET /version (outside /v1).
 package ironapitest
 
 import (
@@ -12,10 +12,10 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/iron-thumbs/iron_thumbs/internal/ironapi"
 )
@@ -34,6 +34,9 @@ type Server struct {
 	routes   map[string]map[string]*ironapi.Route // app -> path -> route
 	requests []Request
 }
+
+// Version is what GET /version answers.
+const Version = "0.2.72"
 
 // New starts a server on a loopback port; Close stops it.
 func New() *Server {
@@ -104,8 +107,8 @@ func fail(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]any{"error": map[string]string{"message": msg}})
 }
 
-// appName is the rule the server's check gets right.
-var appName = regexp.MustCompile(`^[a-z0-9_-]{1,30}$`)
+// validApp is the rule the server's check gets right.
+func validApp(name string) bool { return ironapi.CheckAppName(name) == nil }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	var raw json.RawMessage
@@ -115,6 +118,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Body: string(raw)})
+	if r.URL.Path == "/version" && r.Method == http.MethodGet {
+		// gin's c.JSON, as api/server/version.go answers.
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		json.NewEncoder(w).Encode(map[string]string{"version": Version})
+		return
+	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/v1/apps")
 	if !ok {
 		fail(w, http.StatusNotFound, "Path not found")
@@ -173,7 +182,7 @@ func (s *Server) createApp(w http.ResponseWriter, raw json.RawMessage) {
 		fail(w, 400, "Invalid JSON")
 		return
 	}
-	if !appName.MatchString(in.App.Name) {
+	if !validApp(in.App.Name) {
 		// The server's own check fails this way for such names.
 		fail(w, 500, "Internal Server Error")
 		return
@@ -271,7 +280,7 @@ func (s *Server) createRoute(w http.ResponseWriter, app string, raw json.RawMess
 		return
 	}
 	if _, ok := s.apps[app]; !ok {
-		if !appName.MatchString(app) {
+		if !validApp(app) {
 			fail(w, 500, "Internal Server Error")
 			return
 		}
@@ -292,7 +301,7 @@ func (s *Server) createRoute(w http.ResponseWriter, app string, raw json.RawMess
 		r.Memory = 128
 	}
 	if r.Timeout == 0 {
-		r.Timeout = 30
+		r.Timeout = int(ironapi.DefaultTimeout / time.Second)
 	}
 	if r.MaxConcurrency == 0 {
 		r.MaxConcurrency = 1
