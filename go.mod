@@ -11,7 +11,6 @@ require (
 	github.com/klauspost/compress v1.20.4
 	go.yaml.in/yaml/v3 v3.0.6
 	golang.org/x/image v0.47.0
-	golang.org/x/sync v0.22.0
 )
 
 require (

@@ -40,16 +40,6 @@ func (t Target) where(names ...string) string {
 	return strings.Join(out, " and ")
 }
 
-// setting is the variable a config message starts with:
-// `CALL_TIMEOUT="x": ...` is about CALL_TIMEOUT.
-func setting(msg string) string {
-	end := strings.IndexFunc(msg, func(r rune) bool { return (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '_' })
-	if end < 0 {
-		return msg
-	}
-	return msg[:end]
-}
-
 // Check reports, without a request, what the server or the function
 // would refuse late: settings the function does not have or would refuse
 // at start, missing S3 credentials, an app name the server mishandles,
@@ -67,7 +57,13 @@ func (t Target) Check() error {
 	c, err := config.FromEnv(func(k string) string { return t.Config[k] })
 	if err != nil {
 		for _, e := range leaves(errors.Unwrap(err)) {
-			add("%v: fix it in %s", e, t.where(setting(e.Error())))
+			var se *config.SettingError
+			if errors.As(e, &se) {
+				// The operator's own values, secrets hidden.
+				add("%s: %s: fix it in %s", se.Redacted(), se.Problem, t.where(se.Name))
+			} else {
+				add("%v", e)
+			}
 		}
 	} else {
 		var missing []string
@@ -80,7 +76,12 @@ func (t Target) Check() error {
 			add("%s not set: set %s in %s (and S3_ENDPOINT, unless the store is AWS S3)",
 				strings.Join(missing, " and "), strings.Join(missing, " and "), t.where(missing...))
 		} else if err := c.CheckS3(); err != nil {
-			add("%s: fix it in %s", strings.TrimPrefix(err.Error(), "config: "), t.where("S3_ENDPOINT"))
+			var se *config.SettingError
+			if errors.As(err, &se) {
+				add("%s: %s: fix it in %s", se.Redacted(), se.Problem, t.where(se.Name))
+			} else {
+				add("%s: fix it in %s", strings.TrimPrefix(err.Error(), "config: "), t.where("S3_ENDPOINT"))
+			}
 		}
 	}
 	if err := ironapi.CheckAppName(t.App); err != nil {
