@@ -5,7 +5,9 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN make build
+# The checkout's revision, stamped into the binary: .git is not copied in.
+ARG REVISION=unknown
+RUN make build REVISION=$REVISION
 
 # Stage 2: nothing but the binary, CA certificates for HTTPS endpoints and
 # a non-root user.

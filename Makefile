@@ -8,21 +8,31 @@ STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TOOLS         := $(CURDIR)/.tools
 VERSITYGW     := $(TOOLS)/versitygw-$(VERSITYGW_VERSION)/versitygw
 ADDR          ?= 127.0.0.1:8080
+# The local store of make run: RUN_DIR/images (seeded from testdata/) and
+# RUN_DIR/thumbs.
+RUN_DIR       ?= .run
+# The version of func.yaml and the checkout's revision, stamped into the
+# binary (`iron_thumbs version`); the Dockerfile passes REVISION in, as
+# .git is not in its context.
+VERSION       := $(shell awk '/^version:/{print $$2}' func.yaml)
+REVISION      ?= $(shell git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
 # The static build: the same command the Dockerfile runs.
-BUILD_FLAGS   := -trimpath -ldflags='-s -w -buildid='
+BUILD_FLAGS   := -trimpath -ldflags='-s -w -buildid= -X main.version=$(VERSION) -X main.revision=$(REVISION)'
 BIN           := bin/iron_thumbs
 
 export VERSITYGW
 
 .PHONY: help
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's|$$(ADDR)|$(ADDR)|; s|$$(RUN_DIR)|$(RUN_DIR)|g' | \
+	  awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 .PHONY: run
-run: ## serve thumbnails on http://$(ADDR) from .run/images (seeded from testdata/), no S3 needed
-	@mkdir -p .run/images .run/thumbs
-	@for f in testdata/*.*; do [ -e ".run/images/$${f##*/}" ] || cp "$$f" .run/images/; done
-	$(GO) run . serve -addr $(ADDR) -local .run
+run: build ## serve thumbnails on http://$(ADDR) from $(RUN_DIR)/images (seeded from testdata/), no S3 needed
+	@mkdir -p $(RUN_DIR)/images $(RUN_DIR)/thumbs
+	@for f in testdata/*.*; do [ -e "$(RUN_DIR)/images/$${f##*/}" ] || cp "$$f" $(RUN_DIR)/images/; done
+	@# exec: the server is make's own child, so stopping make stops it.
+	exec $(BIN) serve -addr $(ADDR) -local $(RUN_DIR)
 
 .PHONY: build
 build: ## the static binary bin/iron_thumbs, as the Dockerfile builds it
@@ -32,7 +42,7 @@ IMAGE := $(shell awk '/^name:/{n=$$2} /^version:/{v=$$2} END{print n ":" v}' fun
 
 .PHONY: image
 image: ## build the Docker image name:version of func.yaml (needs a Docker engine)
-	docker build -t $(IMAGE) .
+	docker build --build-arg REVISION=$(REVISION) -t $(IMAGE) .
 
 .PHONY: deploy
 deploy: ## create or update the IronFunctions app and route (API_URL, settings in deploy.env); DRY_RUN=1 previews
@@ -83,5 +93,5 @@ fuzz: ## run each fuzz target for FUZZTIME (default 2m): request parser, decode 
 	$(GO) test -run '^$$' -fuzz '^FuzzStreamDecoder$$' -fuzztime $(or $(FUZZTIME),2m) ./resize/
 
 .PHONY: clean
-clean: ## remove built files and the local store (keeps .tools)
-	rm -rf bin .run
+clean: ## remove built files and the thumbnails of make run (keeps $(RUN_DIR)/images and .tools)
+	rm -rf bin $(RUN_DIR)/thumbs

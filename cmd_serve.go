@@ -44,7 +44,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	if *local != "" {
 		store = "local folder " + *local
 	}
-	env.log.Info("serving thumbnails", "url", "http://"+ln.Addr().String()+"/r/iron_thumbs/thumbs?filename=NAME&size=WIDTH", "store", store)
+	env.log.Info("serving thumbnails", "version", versionString(), "url", "http://"+ln.Addr().String()+"/r/iron_thumbs/thumbs?filename=NAME&size=WIDTH", "store", store)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

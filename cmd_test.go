@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"image"
 	_ "image/jpeg"
 	_ "image/png"
@@ -158,6 +159,38 @@ func TestCommandLineHabits(t *testing.T) {
 		code, _, errOut := runIt(c.args...)
 		if code != c.exit || strings.Count(errOut, c.msg) != 1 {
 			t.Errorf("%q: exit %d, stderr %q; want %d and one message saying %q", c.args, code, errOut, c.exit, c.msg)
+		}
+	}
+}
+
+// TestLogFormat: LOG_FORMAT=json makes every log line a JSON object; an
+// unknown format is a configuration error.
+func TestLogFormat(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "images"), 0o755)
+	os.WriteFile(filepath.Join(dir, "images", "gray.png"), mustRead(t, "testdata/gray.png"), 0o644)
+	for _, c := range []struct {
+		format  string
+		refused bool
+	}{{"json", false}, {"text", false}, {"yaml", true}} {
+		env := map[string]string{"LOG_FORMAT": c.format, "FN_FORMAT": "http"}
+		in := "GET / HTTP/1.1\r\nRequest_url: http//h/r/a/thumbs?filename=nope.png&size=9\r\nContent-Length: 0\r\n\r\n"
+		var stdout, stderr bytes.Buffer
+		// The hot door with no S3 settings answers a configuration error
+		// (exit 0: it keeps serving); its log says so.
+		code := run(context.Background(), nil, func(k string) string { return env[k] }, strings.NewReader(in), &stdout, &stderr)
+		if code != 0 {
+			t.Errorf("%s: exit %d", c.format, code)
+		}
+		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+		for _, l := range lines {
+			isJSON := json.Valid([]byte(l))
+			if isJSON != (c.format == "json") {
+				t.Errorf("LOG_FORMAT=%s: line %q", c.format, l)
+			}
+		}
+		if c.refused && !strings.Contains(stderr.String(), "LOG_FORMAT: want text or json") {
+			t.Errorf("LOG_FORMAT=yaml: %s", stderr.String())
 		}
 	}
 }

@@ -32,6 +32,7 @@ const usage = `usage:
   iron_thumbs resize [flags] SRC   make a thumbnail of a local file
   iron_thumbs sign [flags] FILENAME SIZE   print a signed URL (SIGNING_KEY)
   iron_thumbs purge [flags] FILENAME...    delete every stored thumbnail of the files
+  iron_thumbs version              print the version and the revision it was built from
 
 Settings come from the environment; see the README's configuration table.
 "iron_thumbs COMMAND -h" describes a command's flags.
@@ -50,18 +51,18 @@ type environment struct {
 }
 
 var commands = map[string]command{
-	"serve":  runServe,
-	"resize": runResize,
-	"sign":   runSign,
-	"purge":  runPurge,
+	"serve":   runServe,
+	"resize":  runResize,
+	"sign":    runSign,
+	"purge":   runPurge,
+	"version": runVersion,
 }
 
 // run is the whole program; main only wires it to the process. Every
 // failure reaches its one exit path: printed once (logged, for the doors
 // that serve calls) and turned into the exit code of its kind.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
-	env := &environment{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr,
-		log: slog.New(slog.NewTextHandler(stderr, nil))}
+	env := &environment{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr, log: newLogger(getenv, stderr)}
 	name := "function"
 	var err error
 	switch {
@@ -89,6 +90,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprintf(stderr, "iron_thumbs %s: %v\n", name, err)
 	}
 	return thumbs.ExitCode(err)
+}
+
+// newLogger logs text lines, or JSON ones with LOG_FORMAT=json. Another
+// value is refused by the configuration; meanwhile the log is text.
+func newLogger(getenv func(string) string, w io.Writer) *slog.Logger {
+	if getenv("LOG_FORMAT") == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
 }
 
 // logged marks an error the handler has already logged: run only turns

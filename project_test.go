@@ -159,7 +159,7 @@ func TestDockerfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	df := string(raw)
-	for _, want := range []string{"RUN make build", "FROM scratch", "ca-certificates.crt", "USER 65534", `ENTRYPOINT ["/iron_thumbs"]`} {
+	for _, want := range []string{"RUN make build", "ARG REVISION", "FROM scratch", "ca-certificates.crt", "USER 65534", `ENTRYPOINT ["/iron_thumbs"]`} {
 		if !strings.Contains(df, want) {
 			t.Errorf("Dockerfile lacks %q", want)
 		}

@@ -83,6 +83,9 @@ type Config struct {
 	// HEAD) and remakes a stale thumbnail (THUMB_FRESHNESS, "on" or "off",
 	// default "off": a hit stays one GET).
 	Freshness bool
+	// LogFormat is the log's format (LOG_FORMAT, "text" or "json", default
+	// "text").
+	LogFormat string
 }
 
 // Default returns the settings used when the environment says nothing.
@@ -101,6 +104,7 @@ func Default() Config {
 		MaxSourcePixels:  50_000_000,
 		JPEGQuality:      85,
 		Concurrency:      runtime.NumCPU(),
+		LogFormat:        "text",
 	}
 }
 
@@ -203,6 +207,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	str("S3_SECRET_KEY", &c.S3SecretKey)
 	str("THUMB_CACHE_CONTROL", &c.CacheControl)
 	str("SIGNING_KEY", &c.SigningKey)
+	str("LOG_FORMAT", &c.LogFormat)
 	onOff := func(name string, dst *bool) {
 		switch v := strings.ToLower(getenv(name)); v {
 		case "":
@@ -293,6 +298,9 @@ func (c Config) Validate() error {
 	if c.Concurrency < 1 {
 		errs = append(errs, bad("THUMB_CONCURRENCY", "must be positive", c.Concurrency))
 	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, bad("LOG_FORMAT", "want text or json", c.LogFormat))
+	}
 	if c.MaxSourceBytes < 1 || c.MaxSourcePixels < 1 {
 		errs = append(errs, bad("MAX_SOURCE_BYTES", "MAX_SOURCE_BYTES and MAX_SOURCE_PIXELS must be positive", ""))
 	}
@@ -350,7 +358,7 @@ var Names = []string{
 	"S3_ENDPOINT", "S3_REGION", "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_MAX_ATTEMPTS", "S3_CONNECT_TIMEOUT",
 	"THUMB_CACHE", "THUMB_MAX_SIZE", "THUMB_MAX_PIXELS", "THUMB_SIZES", "CALL_TIMEOUT", "THUMB_CACHE_CONTROL",
 	"MAX_SOURCE_BYTES", "MAX_SOURCE_PIXELS", "JPEG_QUALITY", "THUMB_CONCURRENCY", "SIGNING_KEY",
-	"THUMB_FRESHNESS",
+	"THUMB_FRESHNESS", "LOG_FORMAT",
 }
 
 // Secret reports whether a setting's value must never be printed or logged.

@@ -254,7 +254,7 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		}
 	}
 	c.outcome = "miss"
-	t, shared, err := h.inflight.do(ctx, c.key, h.opts.CallTimeout, func(tctx context.Context) (*thumbnail, error) {
+	transform := func(tctx context.Context) (*thumbnail, error) {
 		tc := &call{key: c.key, start: time.Now(), last: time.Now()}
 		t, err := h.make(tctx, req, tc)
 		if err != nil {
@@ -266,7 +266,15 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		}
 		t.phases = tc.phases
 		return t, nil
-	})
+	}
+	var t *thumbnail
+	var shared bool
+	if h.opts.Cache {
+		t, shared, err = h.inflight.do(ctx, c.key, h.opts.CallTimeout, transform)
+	} else {
+		// Always make: every call makes its own thumbnail, none shared.
+		t, err = transform(ctx)
+	}
 	if err != nil {
 		return err
 	}

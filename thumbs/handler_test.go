@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/iron-thumbs/iron_thumbs/config"
@@ -151,6 +152,27 @@ func TestCacheOff(t *testing.T) {
 	}
 	if got := e.stored(t); len(got) != 0 {
 		t.Errorf("cache off stored %q", got)
+	}
+	// Always make means every call: identical concurrent misses are not
+	// shared, so a benchmark of this mode measures making thumbnails.
+	opts := config.Default().Handler()
+	opts.Cache = false
+	g := &gated{Store: e.images, gate: make(chan struct{}), enter: make(chan struct{}, 10)}
+	h := thumbs.New(opts, g, e.thumbs, nil)
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Go(func() {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest("GET", "/?filename=cat.png&size=91", nil))
+		})
+	}
+	for range 5 {
+		<-g.enter
+	}
+	close(g.gate)
+	wg.Wait()
+	if n := g.gets.Load(); n != 5 {
+		t.Errorf("5 identical calls with the cache off fetched the original %d times", n)
 	}
 }
 
