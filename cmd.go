@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"github.com/iron-thumbs/iron_thumbs/config"
 	"github.com/iron-thumbs/iron_thumbs/localstore"
 	"github.com/iron-thumbs/iron_thumbs/s3store"
+	"github.com/iron-thumbs/iron_thumbs/store"
 	"github.com/iron-thumbs/iron_thumbs/thumbs"
 )
 
@@ -73,11 +75,12 @@ func readConfig(env *environment) (config.Config, error) {
 	return cfg, nil
 }
 
-// bucket is what the commands need of a store: the handler's interface
-// and the purge command's.
+// bucket is what the commands need of a store: the handler's interface,
+// the purge command's, and a listing for warm.
 type bucket interface {
 	thumbs.Store
 	thumbs.PurgeStore
+	Walk(ctx context.Context, prefix string, fn func(store.Item) error) error
 }
 
 // openStores opens the buckets: the folders under localDir when it is

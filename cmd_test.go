@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/iron-thumbs/iron_thumbs/thumbs"
 )
 
 func mustRead(t *testing.T, name string) []byte {
@@ -192,5 +194,55 @@ func TestLogFormat(t *testing.T) {
 		if c.refused && !strings.Contains(stderr.String(), "LOG_FORMAT: want text or json") {
 			t.Errorf("LOG_FORMAT=yaml: %s", stderr.String())
 		}
+	}
+}
+
+// TestWarm: warm makes the missing and stale thumbnails of a folder of
+// originals, counts what the limits refuse without failing, leaves fresh
+// ones alone, and refuses sizes the function would refuse.
+func TestWarm(t *testing.T) {
+	dir := t.TempDir()
+	images := filepath.Join(dir, "images")
+	os.MkdirAll(filepath.Join(images, "album"), 0o755)
+	os.WriteFile(filepath.Join(images, "album", "cat.png"), mustRead(t, "testdata/computer_cloud_system.png"), 0o644)
+	os.WriteFile(filepath.Join(images, "gray.png"), mustRead(t, "testdata/gray.png"), 0o644)
+	os.WriteFile(filepath.Join(images, "notes.txt"), []byte("not an image"), 0o644)
+	env := map[string]string{"THUMB_SIZES": "90,180,360"}
+	warm := func(args ...string) (int, string, string) {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), append([]string{"warm", "-local", dir}, args...),
+			func(k string) string { return env[k] }, nil, &stdout, &stderr)
+		return code, stdout.String(), stderr.String()
+	}
+	code, out, errOut := warm("-sizes", "90,180")
+	if code != 0 || !strings.Contains(out, "6 thumbnails of 3 originals at 2 sizes") ||
+		!strings.Contains(out, "4 made, 0 already fresh, 2 refused, 0 failed") || !strings.Contains(errOut, "refused notes.txt at 90") {
+		t.Fatalf("first run: exit %d\n%s%s", code, out, errOut)
+	}
+	thumbsDir := filepath.Join(dir, "thumbs", thumbs.KeyVersion)
+	for p, want := range map[string]int{"90/gray.png": 90, "180/gray.png": 150, "90/album/cat.png": 90, "180/album/cat.png": 180} {
+		if _, w, _ := decodeSize(t, mustRead(t, filepath.Join(thumbsDir, p))); w != want {
+			t.Errorf("%s: width %d, want %d", p, w, want)
+		}
+	}
+	if code, out, _ := warm("-sizes", "90,180"); code != 0 || !strings.Contains(out, "0 made, 4 already fresh") {
+		t.Errorf("second run: exit %d %s", code, out)
+	}
+	// A replaced original's thumbnails are stale: made again, and only they.
+	os.WriteFile(filepath.Join(images, "gray.png"), mustRead(t, "testdata/palette.png"), 0o644)
+	if code, out, _ := warm("-sizes", "90,180", "gray"); code != 0 || !strings.Contains(out, "2 thumbnails of 1 originals") ||
+		!strings.Contains(out, "2 made, 0 already fresh") {
+		t.Errorf("after a replacement: exit %d %s", code, out)
+	}
+	// THUMB_SIZES is the default, and the limit.
+	if code, out, _ := warm(); code != 0 || !strings.Contains(out, "at 3 sizes") {
+		t.Errorf("default sizes: exit %d %s", code, out)
+	}
+	if code, _, errOut := warm("-sizes", "100"); code != 64 || !strings.Contains(errOut, "not offered") {
+		t.Errorf("a size THUMB_SIZES refuses: exit %d %s", code, errOut)
+	}
+	delete(env, "THUMB_SIZES")
+	if code, _, errOut := warm(); code != 64 || !strings.Contains(errOut, "no sizes") {
+		t.Errorf("no sizes: exit %d %s", code, errOut)
 	}
 }

@@ -32,6 +32,7 @@ const usage = `usage:
   iron_thumbs resize [flags] SRC   make a thumbnail of a local file
   iron_thumbs sign [flags] FILENAME SIZE   print a signed URL (SIGNING_KEY)
   iron_thumbs purge [flags] FILENAME...    delete every stored thumbnail of the files
+  iron_thumbs warm [flags] [PREFIX...]     make missing and stale thumbnails ahead of traffic
   iron_thumbs version              print the version and the revision it was built from
 
 Settings come from the environment; see the README's configuration table.
@@ -56,6 +57,7 @@ var commands = map[string]command{
 	"sign":    runSign,
 	"purge":   runPurge,
 	"version": runVersion,
+	"warm":    runWarm,
 }
 
 // run is the whole program; main only wires it to the process. Every

@@ -401,13 +401,28 @@ func (d *Dir) Delete(_ context.Context, key string) error {
 }
 
 // List returns the keys that start with prefix, in lexical order.
-func (d *Dir) List(_ context.Context, prefix string) ([]string, error) {
+func (d *Dir) List(ctx context.Context, prefix string) ([]string, error) {
 	var keys []string
+	err := d.Walk(ctx, prefix, func(it store.Item) error {
+		keys = append(keys, it.Key)
+		return nil
+	})
+	return keys, err
+}
+
+// Walk calls fn for each regular file whose key starts with prefix, in
+// lexical order, with the ETag Get would give it. An error from fn stops
+// the walk and is returned.
+func (d *Dir) Walk(ctx context.Context, prefix string, fn func(store.Item) error) error {
+	var fnErr error
 	err := fs.WalkDir(d.root.FS(), ".", func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil
 			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if p == reserved {
@@ -420,15 +435,25 @@ func (d *Dir) List(_ context.Context, prefix string) ([]string, error) {
 			}
 			return nil
 		}
-		if e.Type().IsRegular() && strings.HasPrefix(p, prefix) {
-			keys = append(keys, p)
+		if !e.Type().IsRegular() || !strings.HasPrefix(p, prefix) {
+			return nil
+		}
+		fi, err := e.Info()
+		if err != nil {
+			return nil // gone since the folder was read
+		}
+		if fnErr = fn(store.Item{Key: p, Size: fi.Size(), ETag: identityOf(fi).etag()}); fnErr != nil {
+			return fnErr
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, mapErr("list", prefix, err)
+	if fnErr != nil {
+		return fnErr
 	}
-	return keys, nil
+	if err != nil {
+		return mapErr("list", prefix, err)
+	}
+	return nil
 }
 
 // Head returns the object's size, type, ETag and metadata.

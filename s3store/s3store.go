@@ -182,17 +182,32 @@ func (b *Bucket) Delete(ctx context.Context, key string) error {
 // List returns the keys that start with prefix, in lexical order.
 func (b *Bucket) List(ctx context.Context, prefix string) ([]string, error) {
 	var keys []string
+	err := b.Walk(ctx, prefix, func(it store.Item) error {
+		keys = append(keys, it.Key)
+		return nil
+	})
+	return keys, err
+}
+
+// Walk calls fn for each object whose key starts with prefix, in lexical
+// order, a page of the listing at a time (ListObjectsV2): a bucket of any
+// size is walked in bounded memory. An error from fn stops the walk and
+// is returned.
+func (b *Bucket) Walk(ctx context.Context, prefix string, fn func(store.Item) error) error {
 	p := s3.NewListObjectsV2Paginator(b.client, &s3.ListObjectsV2Input{Bucket: &b.name, Prefix: &prefix})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, b.mapErr(ctx, "list", prefix, err)
+			return b.mapErr(ctx, "list", prefix, err)
 		}
 		for _, o := range page.Contents {
-			keys = append(keys, aws.ToString(o.Key))
+			it := store.Item{Key: aws.ToString(o.Key), Size: aws.ToInt64(o.Size), ETag: strings.Trim(aws.ToString(o.ETag), `"`)}
+			if err := fn(it); err != nil {
+				return err
+			}
 		}
 	}
-	return keys, nil
+	return nil
 }
 
 // PresignGet returns a URL that reads the object without credentials for

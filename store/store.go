@@ -27,6 +27,14 @@ type Object struct {
 	Meta map[string]string
 }
 
+// Item is an object as a listing names it.
+type Item struct {
+	Key  string
+	Size int64
+	// ETag is what Get and Head would say of the object.
+	ETag string
+}
+
 // Errors a store reports, wrapped with detail; test with errors.Is.
 var (
 	// ErrNotFound means the key holds no object.

@@ -22,6 +22,7 @@ type Store interface {
 	Put(ctx context.Context, key string, body []byte, contentType string, meta map[string]string) error
 	Delete(ctx context.Context, key string) error
 	List(ctx context.Context, prefix string) ([]string, error)
+	Walk(ctx context.Context, prefix string, fn func(store.Item) error) error
 }
 
 // Run runs the suite. newStore returns an empty store for one subtest.
@@ -172,6 +173,23 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		want := "v1/180/a.png v1/180/ab.png v1/180/dir/a.png"
 		if strings.Join(got, " ") != want {
 			t.Errorf("List(v1/180/) = %q, want %q", got, want)
+		}
+		var walked []string
+		err = s.Walk(ctx, "v1/180/", func(it store.Item) error {
+			walked = append(walked, it.Key)
+			head, err := s.Head(ctx, it.Key)
+			if err != nil || head.ETag != it.ETag || head.Size != it.Size {
+				t.Errorf("Walk gave %+v, Head says %+v (%v)", it, head, err)
+			}
+			return nil
+		})
+		if err != nil || strings.Join(walked, " ") != want {
+			t.Errorf("Walk(v1/180/) = %q, %v; want %q", walked, err, want)
+		}
+		stop := errors.New("enough")
+		n := 0
+		if err := s.Walk(ctx, "", func(store.Item) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+			t.Errorf("Walk stopped by its func: %v after %d items", err, n)
 		}
 		dirs, err := s.ListDirs(ctx, "v1/")
 		if err != nil || strings.Join(dirs, " ") != "180 90" {
