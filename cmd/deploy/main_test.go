@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iron-thumbs/iron_thumbs/internal/funcfile"
 	"github.com/iron-thumbs/iron_thumbs/internal/ironapi/ironapitest"
 	"github.com/iron-thumbs/iron_thumbs/internal/s3test"
 	"github.com/iron-thumbs/iron_thumbs/s3store"
@@ -79,16 +80,23 @@ func TestDeployCommand(t *testing.T) {
 	if code != 0 || len(fx.api.Mutations()) != 0 {
 		t.Fatalf("dry run: exit %d, %d requests:\n%s%s", code, len(fx.api.Mutations()), out, errOut)
 	}
+	f, err := funcfile.Read("../../func.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !inOrder(out,
-		"deploying ironthumbs/iron_thumbs:0.1.0 (checkout ", ") to app iron_thumbs at "+fx.api.URL+" (dry run: nothing is sent)\n",
+		"deploying "+f.Image()+" (checkout ", ") to app iron_thumbs at "+fx.api.URL+" (dry run: nothing is sent)\n",
 		"IronFunctions 0.2.72 at "+fx.api.URL+"\n",
 		"S3 at "+fx.s3.Endpoint+": IMAGE_BUCKET=images found\n",
 		"S3 at "+fx.s3.Endpoint+": THUMB_BUCKET=thumbs found\n",
 		"S3 at "+fx.s3.Endpoint+": THUMB_BUCKET=thumbs not written to in a dry run\n",
 		"app iron_thumbs: create", "would send POST /v1/apps ",
-		"route iron_thumbs/thumbs: create", "would send POST /v1/apps/iron_thumbs/routes", "WARNING: route iron_thumbs/thumbs is hot",
+		"route iron_thumbs/thumbs: create", "would send POST /v1/apps/iron_thumbs/routes",
 	) || !strings.HasPrefix(out, "deploying ") {
 		t.Errorf("dry run output, not in the expected order:\n%s", out)
+	}
+	if strings.Contains(out, "WARNING: route") {
+		t.Errorf("the shipped route is cold, yet a hot-route warning:\n%s", out)
 	}
 	code, out, errOut = fx.deploy()
 	if code != 0 || !strings.Contains(out, "route iron_thumbs/thumbs: create") ||

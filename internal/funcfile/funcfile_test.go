@@ -53,6 +53,11 @@ func TestShippedFuncYAML(t *testing.T) {
 	if f.Runtime != "go" || f.Path != "/thumbs" || f.Name == "" || f.Version == "" {
 		t.Errorf("func.yaml: %+v", f)
 	}
+	// The cold format ships: a hot route on IronFunctions 0.2.72 crashes
+	// the server on one HEAD.
+	if f.Format != "" && f.Format != "default" {
+		t.Errorf("func.yaml ships format %q; hot is an opt-in", f.Format)
+	}
 	if time.Duration(f.Timeout) != 30*time.Second {
 		t.Errorf("timeout %v, want 30s", time.Duration(f.Timeout))
 	}
