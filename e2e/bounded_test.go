@@ -226,23 +226,10 @@ func TestBucketsApart(t *testing.T) {
 // TestStorageFaultsBounded: what a misbehaving S3 server costs a call.
 func TestStorageFaultsBounded(t *testing.T) {
 	ctx := context.Background()
-	setup := func(t *testing.T, extra map[string]string) (buckets, *faultproxy.Proxy, *ironrunner.Route) {
-		b := newBuckets(t, true)
-		p, err := faultproxy.New(s3.Endpoint)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(p.Close)
-		cfg := map[string]string{"s3-endpoint": p.URL}
-		for k, v := range extra {
-			cfg[k] = v
-		}
-		return b, p, b.route("default", cfg)
-	}
 	call := ironrunner.Call{URL: thumbsURL("filename=computer_cloud_system.png&size=90")}
 
 	t.Run("a stalling write does not cost the thumbnail", func(t *testing.T) {
-		b, p, r := setup(t, nil)
+		b, p, r := withFaults(t, nil)
 		p.Add(faultproxy.Rule{Method: "PUT", PathContains: "/" + b.thumbs.Name() + "/", Delay: 30 * time.Second})
 		start := time.Now()
 		res := r.RunCold(ctx, call)
@@ -258,7 +245,7 @@ func TestStorageFaultsBounded(t *testing.T) {
 		}
 	})
 	t.Run("a short hit is remade, never served", func(t *testing.T) {
-		b, p, r := setup(t, nil)
+		b, p, r := withFaults(t, nil)
 		whole := r.RunCold(ctx, call)
 		if whole.ExitCode != 0 {
 			t.Fatalf("first call: %s", whole.Stderr)
@@ -274,7 +261,7 @@ func TestStorageFaultsBounded(t *testing.T) {
 		}
 	})
 	t.Run("dropped connections are a fast 503", func(t *testing.T) {
-		_, p, r := setup(t, nil)
+		_, p, r := withFaults(t, nil)
 		p.Add(faultproxy.Rule{Drop: true, Times: -1})
 		start := time.Now()
 		res := r.RunCold(ctx, call)

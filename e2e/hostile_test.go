@@ -167,23 +167,10 @@ func TestPeakMemory(t *testing.T) {
 // the S3 server.
 func TestStorageFaults(t *testing.T) {
 	ctx := context.Background()
-	setup := func(t *testing.T, extra map[string]string) (buckets, *faultproxy.Proxy, *ironrunner.Route) {
-		b := newBuckets(t, true)
-		p, err := faultproxy.New(s3.Endpoint)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(p.Close)
-		cfg := map[string]string{"s3-endpoint": p.URL}
-		for k, v := range extra {
-			cfg[k] = v
-		}
-		return b, p, b.route("default", cfg)
-	}
 	call := ironrunner.Call{URL: thumbsURL("filename=gray.png&size=40")}
 
 	t.Run("slow server hits the call deadline", func(t *testing.T) {
-		b, p, r := setup(t, map[string]string{"call-timeout": "1s"})
+		b, p, r := withFaults(t, map[string]string{"call-timeout": "1s"})
 		p.Add(faultproxy.Rule{Method: "GET", PathContains: "/" + b.images.Name() + "/", Delay: 10 * time.Second})
 		start := time.Now()
 		res := r.RunCold(ctx, call)
@@ -195,7 +182,7 @@ func TestStorageFaults(t *testing.T) {
 		}
 	})
 	t.Run("503 is retried", func(t *testing.T) {
-		b, p, r := setup(t, nil)
+		b, p, r := withFaults(t, nil)
 		p.Add(faultproxy.Rule{Method: "GET", PathContains: "/" + b.images.Name() + "/gray.png", Status: 503, Times: 2})
 		res := r.RunCold(ctx, call)
 		if res.ExitCode != 0 {
@@ -206,7 +193,7 @@ func TestStorageFaults(t *testing.T) {
 		}
 	})
 	t.Run("500 retries are bounded", func(t *testing.T) {
-		b, p, r := setup(t, nil)
+		b, p, r := withFaults(t, nil)
 		p.Add(faultproxy.Rule{Method: "GET", PathContains: "/" + b.images.Name() + "/", Status: 500, Times: -1})
 		start := time.Now()
 		res := r.RunCold(ctx, call)
@@ -221,7 +208,7 @@ func TestStorageFaults(t *testing.T) {
 		}
 	})
 	t.Run("thumbs bucket refusing writes", func(t *testing.T) {
-		b, p, r := setup(t, nil)
+		b, p, r := withFaults(t, nil)
 		p.Add(faultproxy.Rule{Method: "PUT", PathContains: "/" + b.thumbs.Name() + "/", Status: 403, Times: -1})
 		res := r.RunCold(ctx, call)
 		if res.ExitCode != 0 || !strings.Contains(res.Stderr, "storing thumbnail failed") {
@@ -249,7 +236,7 @@ func TestStorageFaults(t *testing.T) {
 		}
 	})
 	t.Run("hot call past the deadline is answered and the process goes on", func(t *testing.T) {
-		b, p, _ := setup(t, nil)
+		b, p, _ := withFaults(t, nil)
 		p.Add(faultproxy.Rule{Method: "GET", PathContains: "/" + b.images.Name() + "/slow.png", Delay: 10 * time.Second})
 		r := b.route("http", map[string]string{"s3-endpoint": p.URL, "call-timeout": "1s"})
 		hot := ironrunner.NewHot(r)
@@ -398,4 +385,21 @@ func TestSignAndPurgeCommands(t *testing.T) {
 	if strings.Count(res.stdout, "deleted ") != 2 || len(b.keys(t)) != 0 {
 		t.Errorf("purge said %q, left %q", res.stdout, b.keys(t))
 	}
+}
+
+// withFaults gives a test its own buckets behind a fault-injecting proxy,
+// and a cold route through the proxy with the extra settings.
+func withFaults(t *testing.T, extra map[string]string) (buckets, *faultproxy.Proxy, *ironrunner.Route) {
+	t.Helper()
+	b := newBuckets(t, true)
+	p, err := faultproxy.New(s3.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	cfg := map[string]string{"s3-endpoint": p.URL}
+	for k, v := range extra {
+		cfg[k] = v
+	}
+	return b, p, b.route("default", cfg)
 }

@@ -115,6 +115,19 @@ func newPlan(sw, sh, orientation int, o Options) (plan, error) {
 	return p, nil
 }
 
+// target returns where a decoder's rows go to become the plan's
+// thumbnail: top to bottom through the pipeline, or, for the passes of an
+// interlaced image, which come out of order, into a reducer that keeps
+// every output row open.
+func (p plan) target(interlaced bool) (pngOut, *reducer) {
+	if interlaced {
+		red := newReducer(p.sw, p.sh, 1, 1, p.tw, p.th, false)
+		return pngOut{red: red}, red
+	}
+	sink, red := newPipeline(p.sw, p.sh, p.tw, p.th)
+	return pngOut{sink: sink}, red
+}
+
 // Thumbnail makes a thumbnail of the source read from r, a PNG, JPEG or
 // GIF (first frame). PNG and GIF sources give PNG thumbnails, JPEG sources
 // JPEG thumbnails. JPEG EXIF orientation is applied, so the thumbnail comes
@@ -185,15 +198,7 @@ func thumbnailPNG(ctx context.Context, br *bufio.Reader, o Options) (*image.NRGB
 	if err != nil {
 		return nil, p, err
 	}
-	var out pngOut
-	var red *reducer
-	if info.interlaced {
-		// Passes come out of order: every output row stays open.
-		red = newReducer(p.sw, p.sh, 1, 1, p.tw, p.th, false)
-		out.red = red
-	} else {
-		out.sink, red = newPipeline(p.sw, p.sh, p.tw, p.th)
-	}
+	out, red := p.target(info.interlaced)
 	pipeline := int64(info.width)*int64(info.height) >= pipelinePixels
 	if pipeline {
 		// Keep the 33 header bytes the decoder expects, then read ahead.
@@ -225,14 +230,7 @@ func thumbnailGIF(ctx context.Context, br *bufio.Reader, o Options) (*image.NRGB
 	if err != nil {
 		return nil, p, err
 	}
-	var out pngOut
-	var red *reducer
-	if f.interlaced {
-		red = newReducer(p.sw, p.sh, 1, 1, p.tw, p.th, false)
-		out.red = red
-	} else {
-		out.sink, red = newPipeline(p.sw, p.sh, p.tw, p.th)
-	}
+	out, red := p.target(f.interlaced)
 	if err := decodeGIF(ctx, br, f, out); err != nil {
 		return nil, p, err
 	}

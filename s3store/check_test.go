@@ -6,53 +6,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/iron-thumbs/iron_thumbs/internal/s3test"
 	"github.com/iron-thumbs/iron_thumbs/s3store"
 	"github.com/iron-thumbs/iron_thumbs/store"
 )
-
-// startWithReader starts a gateway with its own IAM, the buckets, and a
-// user "reader" whom bucket policies let list and read every bucket but
-// write none.
-func startWithReader(t *testing.T, buckets ...string) (*s3test.Server, s3store.Options) {
-	t.Helper()
-	bin, err := s3test.Binary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	wrapper := filepath.Join(t.TempDir(), "versitygw")
-	sh := "#!/bin/sh\nexec '" + bin + "' --iam-dir '" + t.TempDir() + "' \"$@\"\n"
-	if err := os.WriteFile(wrapper, []byte(sh), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("VERSITYGW", wrapper)
-	srv := s3test.Start(t, buckets...)
-	out, err := exec.Command(bin, "admin", "--access", srv.AccessKey, "--secret", srv.SecretKey, "--endpoint-url", srv.Endpoint,
-		"create-user", "--access", "reader", "--secret", "reader-secret", "--role", "user").CombinedOutput()
-	if err != nil {
-		t.Fatalf("creating the reader: %v: %s", err, out)
-	}
-	for _, b := range buckets {
-		policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["reader"]},` +
-			`"Action":["s3:ListBucket","s3:GetObject"],"Resource":["arn:aws:s3:::` + b + `","arn:aws:s3:::` + b + `/*"]}]}`
-		if _, err := srv.Client().PutBucketPolicy(context.Background(), &s3.PutBucketPolicyInput{Bucket: aws.String(b), Policy: &policy}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	o := srv.Options()
-	o.AccessKey, o.SecretKey = "reader", "reader-secret"
-	return srv, o
-}
 
 func TestCheckReadAndWrite(t *testing.T) {
 	srv := s3test.Start(t, "thumbs")
@@ -78,7 +39,7 @@ func TestCheckReadAndWrite(t *testing.T) {
 
 // TestCheckRefusals: what the checks tell from a real server's answers.
 func TestCheckRefusals(t *testing.T) {
-	srv, reader := startWithReader(t, "images", "thumbs")
+	srv, reader := s3test.StartWithReader(t, "images", "thumbs")
 	wrongSecret := srv.Options()
 	wrongSecret.SecretKey = "wrong-secret"
 	unknownKey := srv.Options()

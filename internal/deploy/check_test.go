@@ -6,14 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/iron-thumbs/iron_thumbs/internal/deploy"
 	"github.com/iron-thumbs/iron_thumbs/internal/faultproxy"
@@ -191,43 +185,10 @@ func TestPreflightServer(t *testing.T) {
 	}
 }
 
-// startWithReader starts a gateway with its own IAM, the buckets, and a
-// user "reader" whom bucket policies let list and read every bucket but
-// write none. (s3store's tests have the same helper.)
-func startWithReader(t *testing.T, buckets ...string) (*s3test.Server, s3store.Options) {
-	t.Helper()
-	bin, err := s3test.Binary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	wrapper := filepath.Join(t.TempDir(), "versitygw")
-	sh := "#!/bin/sh\nexec '" + bin + "' --iam-dir '" + t.TempDir() + "' \"$@\"\n"
-	if err := os.WriteFile(wrapper, []byte(sh), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("VERSITYGW", wrapper)
-	srv := s3test.Start(t, buckets...)
-	out, err := exec.Command(bin, "admin", "--access", srv.AccessKey, "--secret", srv.SecretKey, "--endpoint-url", srv.Endpoint,
-		"create-user", "--access", "reader", "--secret", "reader-secret", "--role", "user").CombinedOutput()
-	if err != nil {
-		t.Fatalf("creating the reader: %v: %s", err, out)
-	}
-	for _, b := range buckets {
-		policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["reader"]},` +
-			`"Action":["s3:ListBucket","s3:GetObject"],"Resource":["arn:aws:s3:::` + b + `","arn:aws:s3:::` + b + `/*"]}]}`
-		if _, err := srv.Client().PutBucketPolicy(context.Background(), &s3.PutBucketPolicyInput{Bucket: aws.String(b), Policy: &policy}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	o := srv.Options()
-	o.AccessKey, o.SecretKey = "reader", "reader-secret"
-	return srv, o
-}
-
 // TestPreflightStorage checks the S3 settings against a real S3 server:
 // what stops the deploy, naming the setting, and what is only a warning.
 func TestPreflightStorage(t *testing.T) {
-	s3srv, reader := startWithReader(t, "images", "thumbs")
+	s3srv, reader := s3test.StartWithReader(t, "images", "thumbs")
 	if err := s3srv.CreateBucket("private"); err != nil { // no policy: the reader may not even list it
 		t.Fatal(err)
 	}

@@ -67,6 +67,11 @@ func Binary() (string, error) {
 // Launch starts a gateway keeping its buckets under dir, and creates the
 // buckets. Stop it with Stop.
 func Launch(dir string, buckets ...string) (*Server, error) {
+	return launchWith(dir, nil, buckets...)
+}
+
+// launchWith is Launch with more flags for the gateway.
+func launchWith(dir string, flags []string, buckets ...string) (*Server, error) {
 	bin, err := Binary()
 	if err != nil {
 		return nil, err
@@ -77,7 +82,7 @@ func Launch(dir string, buckets ...string) (*Server, error) {
 	}
 	var lastErr error
 	for range 3 { // a free port can be taken between probe and start
-		s, err := launch(bin, dir, root)
+		s, err := launch(bin, dir, root, flags)
 		if err == nil {
 			for _, b := range buckets {
 				if err := s.CreateBucket(b); err != nil {
@@ -92,7 +97,7 @@ func Launch(dir string, buckets ...string) (*Server, error) {
 	return nil, lastErr
 }
 
-func launch(bin, dir, root string) (*Server, error) {
+func launch(bin, dir, root string, flags []string) (*Server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -110,8 +115,9 @@ func launch(bin, dir, root string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.cmd = exec.Command(bin, "--access", s.AccessKey, "--secret", s.SecretKey,
-		"--port", addr, "--quiet", "--keep-alive", "posix", root)
+	args := append([]string{"--access", s.AccessKey, "--secret", s.SecretKey,
+		"--port", addr, "--quiet", "--keep-alive"}, flags...)
+	s.cmd = exec.Command(bin, append(args, "posix", root)...)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	s.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
 	setProcAttr(s.cmd)
@@ -150,6 +156,41 @@ func Start(tb testing.TB, buckets ...string) *Server {
 	}
 	tb.Cleanup(s.Stop)
 	return s
+}
+
+// Reader is the access key of the user StartWithReader makes; its secret
+// is ReaderSecret.
+const (
+	Reader       = "reader"
+	ReaderSecret = "reader-secret"
+)
+
+// StartWithReader is Start with the gateway's own IAM and a second user,
+// Reader, whom bucket policies let list and read each of the buckets but
+// write none. It returns the store options of that user.
+func StartWithReader(tb testing.TB, buckets ...string) (*Server, s3store.Options) {
+	tb.Helper()
+	s, err := launchWith(tb.TempDir(), []string{"--iam-dir", tb.TempDir()}, buckets...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Stop)
+	bin, _ := Binary()
+	out, err := exec.Command(bin, "admin", "--access", s.AccessKey, "--secret", s.SecretKey, "--endpoint-url", s.Endpoint,
+		"create-user", "--access", Reader, "--secret", ReaderSecret, "--role", "user").CombinedOutput()
+	if err != nil {
+		tb.Fatalf("s3test: creating the reader: %v: %s", err, out)
+	}
+	for _, b := range buckets {
+		policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["` + Reader + `"]},` +
+			`"Action":["s3:ListBucket","s3:GetObject"],"Resource":["arn:aws:s3:::` + b + `","arn:aws:s3:::` + b + `/*"]}]}`
+		if _, err := s.Client().PutBucketPolicy(context.Background(), &s3.PutBucketPolicyInput{Bucket: &b, Policy: &policy}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	o := s.Options()
+	o.AccessKey, o.SecretKey = Reader, ReaderSecret
+	return s, o
 }
 
 // Options returns the store options that reach the gateway.

@@ -40,7 +40,7 @@ func SolidPNG(w, h, depth, colorType int, interlaced bool) []byte {
 	if colorType == 3 {
 		plte = []byte{200, 100, 50, 10, 20, 30}
 	}
-	return assemble(w, h, depth, colorType, interlaced, plte, z.Bytes())
+	return assemble(w, h, depth, colorType, interlaced, plte, nil, z.Bytes())
 }
 
 // NoisePNG returns a w×h 8-bit grey PNG of noise from seed: as large as
@@ -60,7 +60,7 @@ func NoisePNG(w, h int, seed uint64) []byte {
 		zw.Write(row)
 	}
 	zw.Close()
-	return assemble(w, h, 8, 0, false, nil, z.Bytes())
+	return assemble(w, h, 8, 0, false, nil, nil, z.Bytes())
 }
 
 type pass struct{ x0, y0, dx, dy int }
@@ -72,7 +72,9 @@ func adam7(interlaced bool) []pass {
 	return []pass{{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4}, {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}}
 }
 
-func assemble(w, h, depth, colorType int, interlaced bool, plte, idat []byte) []byte {
+// assemble writes a PNG around compressed image data, with PLTE and tRNS
+// chunks when given.
+func assemble(w, h, depth, colorType int, interlaced bool, plte, trns, idat []byte) []byte {
 	var out bytes.Buffer
 	out.WriteString("\x89PNG\r\n\x1a\n")
 	ihdr := make([]byte, 13)
@@ -85,6 +87,9 @@ func assemble(w, h, depth, colorType int, interlaced bool, plte, idat []byte) []
 	chunk(&out, "IHDR", ihdr)
 	if plte != nil {
 		chunk(&out, "PLTE", plte)
+	}
+	if trns != nil {
+		chunk(&out, "tRNS", trns)
 	}
 	// IDAT in chunks of 1 MiB, as encoders write them.
 	for len(idat) > 0 {

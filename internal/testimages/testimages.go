@@ -324,14 +324,8 @@ func Interlaced(img *image.NRGBA) []byte {
 func RawPNG(w, h, depth, colorType int, interlaced bool, sample func(x, y, ch int) uint16, plte, trns []byte) []byte {
 	channels := map[int]int{0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[colorType]
 	bpp := channels * depth
-	passes := []struct{ x0, y0, dx, dy int }{{0, 0, 1, 1}}
-	if interlaced {
-		passes = []struct{ x0, y0, dx, dy int }{
-			{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4}, {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2},
-		}
-	}
 	var raw bytes.Buffer
-	for _, p := range passes {
+	for _, p := range adam7(interlaced) {
 		if p.x0 >= w || p.y0 >= h {
 			continue
 		}
@@ -365,25 +359,7 @@ func RawPNG(w, h, depth, colorType int, interlaced bool, sample func(x, y, ch in
 	zw := zlib.NewWriter(&z)
 	zw.Write(raw.Bytes())
 	zw.Close()
-	var out bytes.Buffer
-	out.WriteString("\x89PNG\r\n\x1a\n")
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
-	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
-	ihdr[8], ihdr[9] = byte(depth), byte(colorType)
-	if interlaced {
-		ihdr[12] = 1
-	}
-	chunk(&out, "IHDR", ihdr)
-	if plte != nil {
-		chunk(&out, "PLTE", plte)
-	}
-	if trns != nil {
-		chunk(&out, "tRNS", trns)
-	}
-	chunk(&out, "IDAT", z.Bytes())
-	chunk(&out, "IEND", nil)
-	return out.Bytes()
+	return assemble(w, h, depth, colorType, interlaced, plte, trns, z.Bytes())
 }
 
 // filterRow applies PNG filter type ft to row, given the previous row.
@@ -430,16 +406,7 @@ func abs(x int) int {
 // pngFile assembles an 8-bit PNG of the colour type and interlace method
 // around compressed image data.
 func pngFile(w, h int, colorType, interlace byte, idat []byte) []byte {
-	var out bytes.Buffer
-	out.WriteString("\x89PNG\r\n\x1a\n")
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
-	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
-	ihdr[8], ihdr[9], ihdr[12] = 8, colorType, interlace
-	chunk(&out, "IHDR", ihdr)
-	chunk(&out, "IDAT", idat)
-	chunk(&out, "IEND", nil)
-	return out.Bytes()
+	return assemble(w, h, 8, int(colorType), interlace == 1, nil, nil, idat)
 }
 
 // InsertChunk returns p, a PNG, with a chunk put right after IHDR.
