@@ -212,6 +212,26 @@ func (r *reducer) rowRGB(y int, p []byte) {
 	r.add(y, r.h)
 }
 
+// rowGray takes cell row y as opaque 8-bit grey.
+func (r *reducer) rowGray(y int, p []byte) {
+	if r.identity {
+		o := r.out.Pix[y*r.out.Stride:]
+		for x := range r.cw {
+			v := p[x]
+			o[4*x], o[4*x+1], o[4*x+2], o[4*x+3] = v, v, v, 255
+		}
+		return
+	}
+	d := r.prem
+	for x := range r.cw {
+		v := float32(p[x])
+		o := d[4*x : 4*x+4 : 4*x+4]
+		o[0], o[1], o[2], o[3] = v, v, v, 255
+	}
+	hconv(r.h, r.prem, r.hs)
+	r.add(y, r.h)
+}
+
 // passRow takes the pixels of source row y at columns x0, x0+dx, ...
 // (a pass of an interlaced image) as 8-bit NRGBA. The reducer must be out
 // of order, with cells of one pixel.

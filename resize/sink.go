@@ -7,6 +7,8 @@ type rowSink interface {
 	// rowRGB takes source row y as opaque 8-bit RGB: the common case of
 	// photographs, without a conversion to NRGBA.
 	rowRGB(y int, p []byte)
+	// rowGray takes source row y as opaque 8-bit grey.
+	rowGray(y int, p []byte)
 }
 
 // shrinkFactor is how much wider than the thumbnail the shrink-on-load
@@ -96,6 +98,28 @@ func (s *boxSink) rowRGB(y int, p []byte) {
 		acc[4*bx] += r * 255
 		acc[4*bx+1] += g * 255
 		acc[4*bx+2] += b * 255
+		acc[4*bx+3] += n * 255
+	}
+	s.rows++
+	if s.rows == s.ky || y == s.h-1 {
+		s.flush()
+	}
+}
+
+// rowGray folds a row of opaque 8-bit grey.
+func (s *boxSink) rowGray(y int, p []byte) {
+	acc := s.acc
+	kx := s.kx
+	for bx, x0 := 0, 0; x0 < s.w; bx, x0 = bx+1, x0+kx {
+		var v uint64
+		end := min(x0+kx, s.w)
+		for _, q := range p[x0:end] {
+			v += uint64(q)
+		}
+		n := uint64(end - x0)
+		acc[4*bx] += v * 255
+		acc[4*bx+1] += v * 255
+		acc[4*bx+2] += v * 255
 		acc[4*bx+3] += n * 255
 	}
 	s.rows++
