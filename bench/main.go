@@ -2,7 +2,8 @@
 // command (`make bench`): it builds the function, starts a Versity S3
 // Gateway on loopback with the bench images, serves /r/iron_thumbs/thumbs
 // through the IronFunctions-faithful runner, cold and hot, and loads it
-// with ab, then writes a table and a chart to bench/results/.
+// with ab, then writes a table and a chart to bench/work/results/ (git
+// ignored; -results bench/results publishes them on purpose).
 //
 // Every request goes to 127.0.0.1, and every process it starts is stopped
 // at the end, also on Ctrl-C.
@@ -45,13 +46,18 @@ type Options struct {
 func main() {
 	var o Options
 	flag.StringVar(&o.Work, "work", "bench/work", "scratch `folder` (images, S3 data)")
-	flag.StringVar(&o.Results, "results", "bench/results", "`folder` for the table and chart")
+	flag.StringVar(&o.Results, "results", "bench/work/results", "`folder` for the table and chart (bench/results is tracked: publish there on purpose)")
 	flag.StringVar(&o.Bin, "bin", "", "function `binary` (default: build it)")
 	flag.BoolVar(&o.Quick, "quick", false, "smoke run: a few requests per scenario")
 	flag.IntVar(&o.MaxConcurrency, "max-concurrency", runtime.NumCPU(), "hot processes (the route's max_concurrency)")
 	flag.IntVar(&o.Concurrency, "c", 10, "concurrent clients (ab -c)")
 	flag.StringVar(&o.Only, "only", "", "run only the scenarios whose name contains `TEXT`")
+	printMachine := flag.Bool("machine", false, "print the machine line that heads every table, and exit")
 	flag.Parse()
+	if *printMachine {
+		fmt.Println(machine())
+		return
+	}
 	o.Log = os.Stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

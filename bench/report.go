@@ -18,7 +18,8 @@ import (
 
 // Report is a bench run's result.
 type Report struct {
-	Machine string
+	Machine string // machine(): cores, CPU, Go, OS, date
+	Build   string // the function's `iron_thumbs version`
 	Quick   bool
 	Tool    string
 	Rows    []Row
@@ -46,7 +47,10 @@ func (r *Report) Markdown() string {
 	if r.Quick {
 		title = "Benchmark (quick smoke run: small images, a few requests; not figures to quote)"
 	}
-	fmt.Fprintf(&b, "### %s\n\nMachine: %s. Load: %s (ApacheBench; our own generator for the mixed run).\n\n", title, r.Machine, r.Tool)
+	fmt.Fprintf(&b, "### %s\n\nMachine: %s. Function: %s. Load: %s (ApacheBench; our own generator for the mixed run).\n\n",
+		title, r.Machine, r.Build, r.Tool)
+	b.WriteString("\"Always make\" runs the function with THUMB_CACHE=off: every call makes its thumbnail; nothing is shared " +
+		"between calls, identical concurrent ones included. \"Cached\" calls hit a thumbnail made by the first call.\n\n")
 	b.WriteString("| scenario | clients | requests | req/s | mean ms | p50 ms | p99 ms | failed | non-2xx | peak RSS (function) |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, row := range r.Rows {
@@ -62,7 +66,7 @@ func (r *Report) Markdown() string {
 	}
 	if r.Vips != nil {
 		b.WriteString("\n")
-		b.WriteString(r.Vips.Markdown())
+		b.WriteString(r.Vips.Markdown(r.Machine))
 	}
 	return b.String()
 }
@@ -90,11 +94,11 @@ func (r *Report) Write(dir string) error {
 func (r *Report) Chart() image.Image {
 	rows := append(append([]Row{}, r.Rows...), figures2017...)
 	const (
-		left, right, top, rowH = 470, 40, 50, 28
+		left, right, top, rowH = 470, 40, 60, 28
 		width                  = 1200
 		minMS, maxMS           = 0.1, 10000.0
 	)
-	height := top + rowH*len(rows) + 50
+	height := top + rowH*len(rows) + 70
 	img := image.NewRGBA(image.Rect(0, 0, width, height))
 	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
 	face := basicfont.Face7x13
@@ -111,18 +115,20 @@ func (r *Report) Chart() image.Image {
 		draw.Draw(img, image.Rect(x0, y0, x1, y1), image.NewUniform(c), image.Point{}, draw.Src)
 	}
 	grey := color.RGBA{200, 200, 200, 255}
-	text(10, 20, "iron_thumbs: latency per request, ms (log scale). Blue: mean; orange: p99. "+r.Machine, color.Black)
+	text(10, 20, "iron_thumbs: latency per request, ms (log scale). Blue: mean; orange: p99.", color.Black)
+	// The bitmap font is ASCII only.
+	ascii := func(s string) string { return strings.ReplaceAll(s, "×", "x") }
+	text(10, 38, ascii("Machine: "+r.Machine+". Function: "+r.Build), color.Black)
 	for ms := minMS; ms <= maxMS; ms *= 10 {
 		x := xOf(ms)
 		fill(x, top-8, x+1, top+rowH*len(rows), grey)
-		text(x-10, height-25, strings.TrimSuffix(strings.TrimSuffix(fmt.Sprintf("%.1f", ms), "0"), "."), color.Black)
+		text(x-10, height-45, strings.TrimSuffix(strings.TrimSuffix(fmt.Sprintf("%.1f", ms), "0"), "."), color.Black)
 	}
 	blue := color.RGBA{50, 110, 200, 255}
 	orange := color.RGBA{235, 140, 40, 255}
 	for i, row := range rows {
 		y := top + i*rowH
-		// The bitmap font is ASCII only.
-		label := strings.ReplaceAll(row.Scenario, "×", "x")
+		label := ascii(row.Scenario)
 		if len(label) > 64 {
 			label = label[:61] + "..."
 		}

@@ -142,7 +142,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, err
 		}
 	}
-	rep := &Report{Machine: machine(), Quick: o.Quick, Tool: "ab"}
+	rep := &Report{Machine: machine(), Build: e.version(ctx), Quick: o.Quick, Tool: "ab"}
 	if !haveAB() {
 		rep.Tool = "load (ab not installed)"
 	}
@@ -181,6 +181,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// version names the function's build, for the report.
+func (e *env) version(ctx context.Context) string {
+	out, err := exec.CommandContext(ctx, e.bin, "version").Output()
+	if err != nil {
+		return "unknown build"
+	}
+	return strings.TrimSpace(string(out))
 }
 
 func (e *env) route(format string, cache bool) *ironrunner.Route {

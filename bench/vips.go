@@ -35,10 +35,11 @@ type VipsResult struct {
 	Rows []VipsRow
 }
 
-// Markdown renders the comparison.
-func (v *VipsResult) Markdown() string {
+// Markdown renders the comparison under the machine line.
+func (v *VipsResult) Markdown(machine string) string {
 	var b strings.Builder
 	b.WriteString("#### Against libvips: `vipsthumbnail SRC -s 180x` and `iron_thumbs resize -w 180 SRC`, whole process, local file\n\n")
+	fmt.Fprintf(&b, "Machine: %s.\n\n", machine)
 	if v.Note != "" {
 		b.WriteString(v.Note + "\n")
 		return b.String()
