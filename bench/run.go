@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -155,14 +156,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			runErr = ctx.Err()
 			break
 		}
-		logf("%-45s n=%d c=%d", sc.name, sc.n, cmp.Or(sc.c, e.concur))
+		logf("%-45s n=%d c=%d", sc.name, sc.n, e.clients(sc))
 		st, err := e.run(ctx, sc)
 		if err != nil {
 			runErr = fmt.Errorf("%s: %w", sc.name, err)
 			break
 		}
 		logf("  %.1f req/s, mean %.1f ms, p99 %.0f ms, failed %d, non-2xx %d", st.RPS, st.MeanMS, st.P99MS, st.Failed, st.Non2xx)
-		rep.Rows = append(rep.Rows, Row{Scenario: sc.name, Stats: st, Clients: cmp.Or(sc.c, e.concur)})
+		rep.Rows = append(rep.Rows, Row{Scenario: sc.name, Stats: st, Clients: e.clients(sc)})
 	}
 	if runErr == nil && !o.Quick {
 		rep.Vips, runErr = e.vips(ctx, imgDir)
@@ -224,10 +225,15 @@ func check(url string, want []byte) error {
 	return nil
 }
 
+// clients is a scenario's concurrent clients: never more than its
+// requests, which ab refuses (a quick run).
+func (e *env) clients(sc scenario) int { return min(cmp.Or(sc.c, e.concur), sc.n) }
+
 func (e *env) load(ctx context.Context, urls []string, n, c int) (Stats, error) {
 	if c == 0 {
 		c = e.concur
 	}
+	c = min(c, n)
 	if len(urls) == 1 && haveAB() {
 		return runAB(ctx, urls[0], n, c)
 	}
@@ -325,7 +331,10 @@ func (e *env) runLocal(ctx context.Context, sc scenario) (Stats, error) {
 	if !sc.cache {
 		cacheSetting = "off"
 	}
-	cmd.Env = []string{"THUMB_CACHE=" + cacheSetting}
+	// One transform per client: with the default bound (one per CPU) a
+	// miss beyond it is answered 503 at once, which is not a measurement.
+	clients := e.clients(sc)
+	cmd.Env = []string{"THUMB_CACHE=" + cacheSetting, "THUMB_CONCURRENCY=" + strconv.Itoa(clients)}
 	var log bytes.Buffer
 	cmd.Stderr = &log
 	if err := cmd.Start(); err != nil {
@@ -361,6 +370,6 @@ func (e *env) runLocal(ctx context.Context, sc scenario) (Stats, error) {
 	}
 	st, err := e.load(ctx, []string{u}, sc.n, sc.c)
 	st.PeakRSSKB = ironrunner.PeakRSSKB(cmd.Process.Pid)
-	st.Note = "local folder store"
+	st.Note = "local folder store, THUMB_CONCURRENCY=" + strconv.Itoa(clients)
 	return st, err
 }
