@@ -22,6 +22,7 @@ type Report struct {
 	Build   string // the function's `iron_thumbs version`
 	Quick   bool
 	Tool    string
+	Notes   []string // sources skipped, and why
 	Rows    []Row
 	Vips    *VipsResult
 }
@@ -40,7 +41,7 @@ func kb(v int64) string {
 	return fmt.Sprintf("%.1f MB", float64(v)/1024)
 }
 
-// Markdown renders the table, the machine line and the libvips comparison.
+// Markdown renders the tables, each under the machine line.
 func (r *Report) Markdown() string {
 	var b strings.Builder
 	title := "Benchmark"
@@ -50,19 +51,23 @@ func (r *Report) Markdown() string {
 	fmt.Fprintf(&b, "### %s\n\nMachine: %s. Function: %s. Load: %s (ApacheBench; our own generator for the mixed run).\n\n",
 		title, r.Machine, r.Build, r.Tool)
 	b.WriteString("\"Always make\" runs the function with THUMB_CACHE=off: every call makes its thumbnail; nothing is shared " +
-		"between calls, identical concurrent ones included. \"Cached\" calls hit a thumbnail made by the first call.\n\n")
-	b.WriteString("| scenario | clients | requests | req/s | mean ms | p50 ms | p99 ms | failed | non-2xx | peak RSS (function) |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		"between calls, identical concurrent ones included. \"Cached\" calls hit a thumbnail made by the first call. " +
+		"Thumbnails are 180 px wide; \"bytes\" is the size of the one answered.\n\n")
+	for _, n := range r.Notes {
+		b.WriteString(n + "\n\n")
+	}
+	b.WriteString("| scenario | clients | requests | req/s | mean ms | p50 ms | p99 ms | failed | non-2xx | peak RSS (function) | bytes |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, row := range r.Rows {
 		name := row.Scenario
 		if row.Note != "" {
 			name += " (" + row.Note + ")"
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %.1f | %.2f | %.0f | %.0f | %d | %d | %s |\n", name, row.Clients, row.Requests, row.RPS,
-			row.MeanMS, row.P50MS, row.P99MS, row.Failed, row.Non2xx, kb(row.PeakRSSKB))
+		fmt.Fprintf(&b, "| %s | %d | %d | %.1f | %.2f | %.0f | %.0f | %d | %d | %s | %s |\n", name, row.Clients, row.Requests, row.RPS,
+			row.MeanMS, row.P50MS, row.P99MS, row.Failed, row.Non2xx, kb(row.PeakRSSKB), count(row.Bytes))
 	}
 	for _, row := range figures2017 {
-		fmt.Fprintf(&b, "| %s | 10 | %d | | %.3f | | | | | |\n", row.Scenario, row.Requests, row.MeanMS)
+		fmt.Fprintf(&b, "| %s | 10 | %d | | %.3f | | | | | | |\n", row.Scenario, row.Requests, row.MeanMS)
 	}
 	if r.Vips != nil {
 		b.WriteString("\n")
