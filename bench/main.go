@@ -171,6 +171,21 @@ func build(work string) (string, error) {
 	return bin, nil
 }
 
+// buildNaive compiles bench/naive, the first-attempt function, statically
+// and stripped like ours (without our version stamp).
+func buildNaive(work string) (string, error) {
+	bin, err := filepath.Abs(filepath.Join(work, "naive"))
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", bin, "./bench/naive")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building bench/naive: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
 // serveHTTP serves h on a free loopback port until the returned stop.
 func serveHTTP(h http.Handler) (base string, stop func(), err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -25,6 +25,7 @@ type Report struct {
 	Notes   []string // sources skipped, and why
 	Rows    []Row
 	Vips    *VipsResult
+	CPU     *CPUResult
 }
 
 // The 2017 write-up's figures: ab -n 1000 -c 10 on the 400 px image, other
@@ -72,6 +73,10 @@ func (r *Report) Markdown() string {
 	if r.Vips != nil {
 		b.WriteString("\n")
 		b.WriteString(r.Vips.Markdown(r.Machine))
+	}
+	if r.CPU != nil {
+		b.WriteString("\n")
+		b.WriteString(r.CPU.Markdown(r.Machine))
 	}
 	return b.String()
 }

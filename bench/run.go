@@ -94,6 +94,7 @@ type Row struct {
 type env struct {
 	o        Options
 	bin      string
+	naive    string // the first-attempt function, bench/naive
 	s3       *s3test.Server
 	images   map[string][]byte
 	expected map[string][]byte // image -> its 180 px thumbnail
@@ -130,6 +131,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Quick {
 		imgDir = filepath.Join(work, "images-quick")
 	}
+	logf("building the naive function (bench/naive)")
+	if e.naive, err = buildNaive(work); err != nil {
+		return nil, err
+	}
 	logf("drawing the bench images (once)")
 	var notes []string
 	if e.images, notes, err = ensureImages(imgDir, o.Quick); err != nil {
@@ -146,7 +151,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	s3dir := filepath.Join(work, "s3")
 	os.RemoveAll(s3dir)
 	logf("starting versitygw")
-	if e.s3, err = s3test.Launch(s3dir, "images", "thumbs"); err != nil {
+	if e.s3, err = s3test.Launch(s3dir, "images", "thumbs", naiveThumbs); err != nil {
 		return nil, err
 	}
 	e.started = append(e.started, e.s3.Pid())
@@ -186,6 +191,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if runErr == nil && (o.Only == "" || strings.Contains("libvips", o.Only)) {
 		logf("against libvips")
 		rep.Vips, runErr = e.vips(ctx, imgDir)
+	}
+	if runErr == nil && (o.Only == "" || strings.Contains("naive", o.Only)) {
+		logf("cold CPU per call, against the naive function")
+		rep.CPU, runErr = e.cpu(ctx)
 	}
 	e.s3.Stop()
 	if alive := e.started.alive(); len(alive) > 0 {
