@@ -55,7 +55,7 @@ func main() {
 	flag.BoolVar(&o.Quick, "quick", false, "smoke run: a few requests per scenario")
 	flag.IntVar(&o.MaxConcurrency, "max-concurrency", runtime.NumCPU(), "hot processes (the route's max_concurrency)")
 	flag.IntVar(&o.Concurrency, "c", 10, "concurrent clients (ab -c)")
-	flag.StringVar(&o.Only, "only", "", "run only the scenarios whose name contains `TEXT`")
+	flag.StringVar(&o.Only, "only", "", "run only the scenarios whose name contains `TEXT`; \"libvips\" runs only the libvips table, \"naive\" only the cold-CPU comparison")
 	printMachine := flag.Bool("machine", false, "print the machine line that heads every table, and exit")
 	flag.Parse()
 	if *printMachine {
