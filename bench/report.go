@@ -53,7 +53,8 @@ func (r *Report) Markdown() string {
 		title, r.Machine, r.Build, r.Tool)
 	b.WriteString("\"Always make\" runs the function with THUMB_CACHE=off: every call makes its thumbnail; nothing is shared " +
 		"between calls, identical concurrent ones included. \"Cached\" calls hit a thumbnail made by the first call. " +
-		"Thumbnails are 180 px wide; \"bytes\" is the size of the one answered.\n\n")
+		"Thumbnails are 180 px wide; \"bytes\" is the size of the one answered. Peak RSS is the largest of the function's processes: " +
+		"cold, each process's own under GNU time, the warm-up call left out; hot and local door, the processes' high-water mark, warm-up included.\n\n")
 	for _, n := range r.Notes {
 		b.WriteString(n + "\n\n")
 	}

@@ -314,6 +314,8 @@ func (e *env) run(ctx context.Context, sc scenario) (Stats, error) {
 				return Stats{}, err
 			}
 		}
+		// A cold cached row's memory is its hits', not the warm-up's miss.
+		pk.kb.Store(0)
 		st, err := e.load(ctx, urls, sc.n, sc.c)
 		if h := srv.Hot(); h != nil {
 			e.started = append(e.started, h.Procs()...)
