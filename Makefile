@@ -75,16 +75,24 @@ check: ## gofmt, go vet, go mod tidy and staticcheck must find nothing
 	$(GO) run $(STATICCHECK) ./...
 
 .PHONY: bench
-bench: tools build ## the ApacheBench scenarios, cold and hot, against versitygw: bench/results/latest.{md,png}
-	@[ -x /usr/bin/time ] || { echo "installing GNU time (peak memory of processes)"; DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq time >/dev/null; }
-	@command -v vipsthumbnail >/dev/null || { echo "installing vipsthumbnail (Debian libvips-tools) for the comparison"; \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libvips-tools >/dev/null || echo "no libvips: comparison skipped"; }
-	$(GO) run ./bench -bin $(CURDIR)/$(BIN)
+# Results go under the git-ignored bench/work/ so a run never changes
+# tracked files; RESULTS=bench/results publishes one on purpose.
+bench: RESULTS ?= bench/work/results
+bench: tools build ## ab scenarios cold and hot against versitygw, libvips, a naive function: bench/work/results/latest.{md,png} (RESULTS=bench/results publishes)
+	@pkgs=""; [ -x /usr/bin/time ] || pkgs="$$pkgs time"; command -v vipsthumbnail >/dev/null || pkgs="$$pkgs libvips-tools"; \
+	  command -v strace >/dev/null || pkgs="$$pkgs strace"; \
+	  if [ -n "$$pkgs" ]; then echo "installing$$pkgs (Debian): peak memory, the libvips comparison, threads per call"; \
+	    { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$pkgs >/dev/null; } || \
+	    echo "could not install$$pkgs: the bench says what it skips"; fi
+	$(GO) run ./bench -bin $(CURDIR)/$(BIN) -results $(RESULTS)
 
 .PHONY: bench-go
-bench-go: ## Go benchmarks of decode, resize and encode, -count 10 for benchstat: bench/results/go-bench.txt
-	@mkdir -p bench/results
-	$(GO) test -run '^$$' -bench . -benchmem -count $(or $(COUNT),10) ./resize/ | tee bench/results/go-bench.txt
+bench-go: RESULTS ?= bench/work/results
+bench-go: ## Go benchmarks of decode, resize and encode, -count 10 for benchstat: bench/work/results/go-bench.txt (RESULTS=bench/results publishes)
+	@mkdir -p $(RESULTS)
+	@# Lines starting with # are comments to benchstat: the machine and the build.
+	@set -o pipefail; { echo "# machine: $$($(GO) run ./bench -machine)"; echo "# iron_thumbs $(VERSION) (revision $(REVISION))"; \
+	  $(GO) test -run '^$$' -bench . -benchmem -count $(or $(COUNT),10) ./resize/; } | tee $(RESULTS)/go-bench.txt
 
 .PHONY: fuzz
 fuzz: ## run each fuzz target for FUZZTIME (default 2m): request parser, decode then resize, stream decoder vs image/png

@@ -2,16 +2,21 @@
 // command (`make bench`): it builds the function, starts a Versity S3
 // Gateway on loopback with the bench images, serves /r/iron_thumbs/thumbs
 // through the IronFunctions-faithful runner, cold and hot, and loads it
-// with ab, then writes a table and a chart to bench/results/.
+// with ab, then writes a table and a chart to bench/work/results/ (git
+// ignored; -results bench/results publishes them on purpose).
 //
 // Every request goes to 127.0.0.1, and every process it starts is stopped
 // at the end, also on Ctrl-C.
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"image"
+	"image/jpeg"
 	"io"
 	"log"
 	"net"
@@ -45,13 +50,18 @@ type Options struct {
 func main() {
 	var o Options
 	flag.StringVar(&o.Work, "work", "bench/work", "scratch `folder` (images, S3 data)")
-	flag.StringVar(&o.Results, "results", "bench/results", "`folder` for the table and chart")
+	flag.StringVar(&o.Results, "results", "bench/work/results", "`folder` for the table and chart (bench/results is tracked: publish there on purpose)")
 	flag.StringVar(&o.Bin, "bin", "", "function `binary` (default: build it)")
 	flag.BoolVar(&o.Quick, "quick", false, "smoke run: a few requests per scenario")
 	flag.IntVar(&o.MaxConcurrency, "max-concurrency", runtime.NumCPU(), "hot processes (the route's max_concurrency)")
 	flag.IntVar(&o.Concurrency, "c", 10, "concurrent clients (ab -c)")
-	flag.StringVar(&o.Only, "only", "", "run only the scenarios whose name contains `TEXT`")
+	flag.StringVar(&o.Only, "only", "", "run only the scenarios whose name contains `TEXT`; \"libvips\" runs only the libvips table, \"naive\" only the cold-CPU comparison")
+	printMachine := flag.Bool("machine", false, "print the machine line that heads every table, and exit")
 	flag.Parse()
+	if *printMachine {
+		fmt.Println(machine())
+		return
+	}
 	o.Log = os.Stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -65,40 +75,87 @@ func main() {
 	}
 }
 
-// benchImages draws the bench sources: the 2017 illustration, a
+// A source is a bench image and how to make it.
+type source struct {
+	name string
+	// draw makes the file; dir holds the sources drawn before it.
+	draw func(dir string) ([]byte, error)
+}
+
+// errNoVips skips a source that needs libvips to be made.
+var errNoVips = errors.New("needs the vips command (Debian libvips-tools)")
+
+// benchSources are the bench images: the 2017 illustration, a
 // screenshot-like and a photo-like PNG, as hard to compress as a real
-// photograph. A quick run draws smaller ones under the same names.
-func benchImages(quick bool) map[string]func() []byte {
-	sw, sh, pw, ph := 1920, 1080, 4000, 3000
+// photograph, and the same kind of photo as a camera would write it: JPEG
+// at quality 90, 4:2:0, baseline and progressive, 12 and 48 MP. A quick
+// run draws smaller ones under the same names.
+func benchSources(quick bool) []source {
+	sw, sh, pw, ph, bw, bh := 1920, 1080, 4000, 3000, 8000, 6000
 	if quick {
-		sw, sh, pw, ph = 640, 360, 800, 600
+		sw, sh, pw, ph, bw, bh = 640, 360, 800, 600, 1600, 1200
 	}
-	return map[string]func() []byte{
-		small: func() []byte { return testimages.EncodePNG(testimages.Illustration(400, 400)) },
-		wide:  func() []byte { return testimages.EncodePNG(testimages.Screenshot(sw, sh)) },
-		photo: func() []byte { return testimages.EncodePNG(testimages.Photo(pw, ph, 1)) },
+	return []source{
+		{small, func(string) ([]byte, error) { return testimages.EncodePNG(testimages.Illustration(400, 400)), nil }},
+		{wide, func(string) ([]byte, error) { return testimages.EncodePNG(testimages.Screenshot(sw, sh)), nil }},
+		{photo, func(string) ([]byte, error) { return testimages.EncodePNG(testimages.Photo(pw, ph, 1)), nil }},
+		{jpeg12, func(string) ([]byte, error) { return cameraJPEG(testimages.Photo(pw, ph, 1)) }},
+		{jpeg12p, func(dir string) ([]byte, error) { return progressive(filepath.Join(dir, jpeg12)) }},
+		{jpeg48, func(string) ([]byte, error) { return cameraJPEG(testimages.Photo(bw, bh, 1)) }},
 	}
 }
 
-// ensureImages writes the bench images into dir once; the 12 MP photo
-// takes seconds to draw and encode.
-func ensureImages(dir string, quick bool) (map[string][]byte, error) {
+// cameraJPEG encodes img as a camera would: quality 90, which image/jpeg
+// writes as baseline 4:2:0.
+func cameraJPEG(img image.Image) ([]byte, error) {
+	var b bytes.Buffer
+	err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 90})
+	return b.Bytes(), err
+}
+
+// progressive re-encodes a JPEG as progressive with libvips, keeping its
+// quality and its 4:2:0 chroma: `vips copy SRC 'DST[interlace]'` alone
+// would write quality 75.
+func progressive(src string) ([]byte, error) {
+	if _, err := exec.LookPath("vips"); err != nil {
+		return nil, errNoVips
+	}
+	dst := src + ".progressive.tmp.jpg"
+	defer os.Remove(dst)
+	if out, err := exec.Command("vips", "copy", src, dst+"[interlace,Q=90,subsample-mode=on]").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("vips copy: %v: %s", err, out)
+	}
+	return os.ReadFile(dst)
+}
+
+// ensureImages writes the bench images into dir once (the large ones take
+// seconds to draw and encode) and returns them, with a note for each
+// source it had to skip.
+func ensureImages(dir string, quick bool) (map[string][]byte, []string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := map[string][]byte{}
-	for name, draw := range benchImages(quick) {
-		p := filepath.Join(dir, name)
+	var notes []string
+	for _, src := range benchSources(quick) {
+		p := filepath.Join(dir, src.name)
 		b, err := os.ReadFile(p)
 		if err != nil {
-			b = draw()
+			b, err = src.draw(dir)
+			if errors.Is(err, errNoVips) {
+				notes = append(notes, fmt.Sprintf("%s skipped: making it %v.", src.name, err))
+				continue
+			}
+			if err != nil {
+				return nil, nil, fmt.Errorf("drawing %s: %w", src.name, err)
+			}
 			if err := os.WriteFile(p, b, 0o644); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
-		out[name] = b
+		out[src.name] = b
 	}
-	return out, nil
+	return out, notes, nil
 }
 
 // build compiles the function with the Makefile's static build, the one
@@ -110,6 +167,21 @@ func build(work string) (string, error) {
 	}
 	if out, err := exec.Command("make", "-s", "build", "BIN="+bin).CombinedOutput(); err != nil {
 		return "", fmt.Errorf("make build: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// buildNaive compiles bench/naive, the first-attempt function, statically
+// and stripped like ours (without our version stamp).
+func buildNaive(work string) (string, error) {
+	bin, err := filepath.Abs(filepath.Join(work, "naive"))
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", bin, "./bench/naive")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building bench/naive: %v\n%s", err, out)
 	}
 	return bin, nil
 }

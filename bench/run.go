@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -33,11 +34,18 @@ type scenario struct {
 }
 
 const (
-	small = "computer_cloud_system.png"
-	wide  = "screenshot_1920x1080.png"
-	photo = "photo_4000x3000.png"
+	small   = "computer_cloud_system.png"
+	wide    = "screenshot_1920x1080.png"
+	photo   = "photo_4000x3000.png"
+	jpeg12  = "photo_4000x3000.jpg"
+	jpeg12p = "photo_4000x3000_progressive.jpg"
+	jpeg48  = "photo_8000x6000.jpg"
 )
 
+// scenarios are the rows of the table. They keep their names from run to
+// run, so two runs (before and after a change) read side by side: the
+// "always make" rows make their thumbnail on every call (THUMB_CACHE=off
+// shares nothing), the 400 px ones being the small miss.
 func scenarios(quick bool) []scenario {
 	all := []scenario{
 		{"cold, cached, 400 px", "cold", small, true, 1000, 0},
@@ -55,6 +63,10 @@ func scenarios(quick bool) []scenario {
 		{"cold, always make, 4000×3000", "cold", photo, false, 20, 0},
 		{"hot, cached, 4000×3000", "hot", photo, true, 300, 0},
 		{"hot, always make, 4000×3000", "hot", photo, false, 30, 0},
+		{"cold, cached, 4000×3000 JPEG", "cold", jpeg12, true, 300, 0},
+		{"cold, always make, 4000×3000 JPEG", "cold", jpeg12, false, 20, 0},
+		{"hot, cached, 4000×3000 JPEG", "hot", jpeg12, true, 300, 0},
+		{"hot, always make, 4000×3000 JPEG", "hot", jpeg12, false, 30, 0},
 		{"hot, mixed: 3 images × 7 widths, cached", "mixed", "", true, 500, 0},
 		{"hot, cached, 400 px, one client", "hot", small, true, 500, 1},
 		{"S3 presigned GET of the thumbnail, one client (floor)", "presigned", small, true, 500, 1},
@@ -73,6 +85,8 @@ var mixedWidths = []int{64, 90, 120, 180, 240, 320, 360}
 type Row struct {
 	Scenario string
 	Clients  int
+	// Bytes is the size of the thumbnail answered; 0 when it varies.
+	Bytes int
 	Stats
 }
 
@@ -80,6 +94,7 @@ type Row struct {
 type env struct {
 	o        Options
 	bin      string
+	naive    string // the first-attempt function, bench/naive
 	s3       *s3test.Server
 	images   map[string][]byte
 	expected map[string][]byte // image -> its 180 px thumbnail
@@ -116,8 +131,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Quick {
 		imgDir = filepath.Join(work, "images-quick")
 	}
+	logf("building the naive function (bench/naive)")
+	if e.naive, err = buildNaive(work); err != nil {
+		return nil, err
+	}
 	logf("drawing the bench images (once)")
-	if e.images, err = ensureImages(imgDir, o.Quick); err != nil {
+	var notes []string
+	if e.images, notes, err = ensureImages(imgDir, o.Quick); err != nil {
 		return nil, err
 	}
 	e.expected = map[string][]byte{}
@@ -131,18 +151,18 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	s3dir := filepath.Join(work, "s3")
 	os.RemoveAll(s3dir)
 	logf("starting versitygw")
-	if e.s3, err = s3test.Launch(s3dir, "images", "thumbs"); err != nil {
+	if e.s3, err = s3test.Launch(s3dir, "images", "thumbs", naiveThumbs); err != nil {
 		return nil, err
 	}
 	e.started = append(e.started, e.s3.Pid())
 	defer e.s3.Stop()
 	images := s3store.New(e.s3.Client(), "images")
 	for name, data := range e.images {
-		if err := images.Put(ctx, name, data, "image/png", nil); err != nil {
+		if err := images.Put(ctx, name, data, http.DetectContentType(data), nil); err != nil {
 			return nil, err
 		}
 	}
-	rep := &Report{Machine: machine(), Quick: o.Quick, Tool: "ab"}
+	rep := &Report{Machine: machine(), Build: e.version(ctx), Quick: o.Quick, Tool: "ab", Notes: notes}
 	if !haveAB() {
 		rep.Tool = "load (ab not installed)"
 	}
@@ -155,17 +175,26 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			runErr = ctx.Err()
 			break
 		}
-		logf("%-45s n=%d c=%d", sc.name, sc.n, cmp.Or(sc.c, e.concur))
+		logf("%-45s n=%d c=%d", sc.name, sc.n, e.clients(sc))
 		st, err := e.run(ctx, sc)
 		if err != nil {
 			runErr = fmt.Errorf("%s: %w", sc.name, err)
 			break
 		}
 		logf("  %.1f req/s, mean %.1f ms, p99 %.0f ms, failed %d, non-2xx %d", st.RPS, st.MeanMS, st.P99MS, st.Failed, st.Non2xx)
-		rep.Rows = append(rep.Rows, Row{Scenario: sc.name, Stats: st, Clients: cmp.Or(sc.c, e.concur)})
+		row := Row{Scenario: sc.name, Stats: st, Clients: e.clients(sc)}
+		if sc.door != "mixed" {
+			row.Bytes = len(e.expected[sc.image])
+		}
+		rep.Rows = append(rep.Rows, row)
 	}
-	if runErr == nil && !o.Quick {
+	if runErr == nil && (o.Only == "" || strings.Contains("libvips", o.Only)) {
+		logf("against libvips")
 		rep.Vips, runErr = e.vips(ctx, imgDir)
+	}
+	if runErr == nil && (o.Only == "" || strings.Contains("naive", o.Only)) {
+		logf("cold CPU per call, against the naive function")
+		rep.CPU, runErr = e.cpu(ctx)
 	}
 	e.s3.Stop()
 	if alive := e.started.alive(); len(alive) > 0 {
@@ -181,6 +210,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// version names the function's build, for the report.
+func (e *env) version(ctx context.Context) string {
+	out, err := exec.CommandContext(ctx, e.bin, "version").Output()
+	if err != nil {
+		return "unknown build"
+	}
+	return strings.TrimSpace(string(out))
 }
 
 func (e *env) route(format string, cache bool) *ironrunner.Route {
@@ -215,10 +253,15 @@ func check(url string, want []byte) error {
 	return nil
 }
 
+// clients is a scenario's concurrent clients: never more than its
+// requests, which ab refuses (a quick run).
+func (e *env) clients(sc scenario) int { return min(cmp.Or(sc.c, e.concur), sc.n) }
+
 func (e *env) load(ctx context.Context, urls []string, n, c int) (Stats, error) {
 	if c == 0 {
 		c = e.concur
 	}
+	c = min(c, n)
 	if len(urls) == 1 && haveAB() {
 		return runAB(ctx, urls[0], n, c)
 	}
@@ -271,6 +314,8 @@ func (e *env) run(ctx context.Context, sc scenario) (Stats, error) {
 				return Stats{}, err
 			}
 		}
+		// A cold cached row's memory is its hits', not the warm-up's miss.
+		pk.kb.Store(0)
 		st, err := e.load(ctx, urls, sc.n, sc.c)
 		if h := srv.Hot(); h != nil {
 			e.started = append(e.started, h.Procs()...)
@@ -316,7 +361,10 @@ func (e *env) runLocal(ctx context.Context, sc scenario) (Stats, error) {
 	if !sc.cache {
 		cacheSetting = "off"
 	}
-	cmd.Env = []string{"THUMB_CACHE=" + cacheSetting}
+	// One transform per client: with the default bound (one per CPU) a
+	// miss beyond it is answered 503 at once, which is not a measurement.
+	clients := e.clients(sc)
+	cmd.Env = []string{"THUMB_CACHE=" + cacheSetting, "THUMB_CONCURRENCY=" + strconv.Itoa(clients)}
 	var log bytes.Buffer
 	cmd.Stderr = &log
 	if err := cmd.Start(); err != nil {
@@ -352,6 +400,6 @@ func (e *env) runLocal(ctx context.Context, sc scenario) (Stats, error) {
 	}
 	st, err := e.load(ctx, []string{u}, sc.n, sc.c)
 	st.PeakRSSKB = ironrunner.PeakRSSKB(cmd.Process.Pid)
-	st.Note = "local folder store"
+	st.Note = "local folder store, THUMB_CONCURRENCY=" + strconv.Itoa(clients)
 	return st, err
 }
