@@ -125,7 +125,7 @@ func openStores(cfg config.Config, localDir string) (images, th bucket, closeAll
 // newHandler reads the configuration and opens the stores. A concurrent
 // door (the local server) bounds the transforms at once to
 // THUMB_CONCURRENCY.
-func newHandler(env *environment, localDir string, concurrent bool) (*thumbs.Handler, config.Config, func(), error) {
+func newHandler(env *environment, localDir string, concurrent bool, tune ...func(*thumbs.Options)) (*thumbs.Handler, config.Config, func(), error) {
 	cfg, err := readConfig(env)
 	if err != nil {
 		return nil, cfg, func() {}, err
@@ -137,6 +137,9 @@ func newHandler(env *environment, localDir string, concurrent bool) (*thumbs.Han
 	opts := cfg.Handler()
 	if concurrent {
 		opts.MaxTransforms = cfg.Concurrency
+	}
+	for _, f := range tune {
+		f(&opts)
 	}
 	return thumbs.New(opts, images, th, env.log), cfg, closeAll, nil
 }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"github.com/iron-thumbs/iron_thumbs/ironfn"
@@ -94,6 +95,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	return thumbs.ExitCode(err)
 }
 
+// oneCoreForHits runs a cold call on one core until it has a thumbnail to
+// make: a hit needs no parallelism, and a second core only starts threads
+// a hit pays for (the bench's cold-CPU table measures it). An operator's
+// GOMAXPROCS wins.
+func oneCoreForHits(getenv func(string) string) func(*thumbs.Options) {
+	return func(o *thumbs.Options) {
+		if getenv("GOMAXPROCS") != "" {
+			return
+		}
+		runtime.GOMAXPROCS(1)
+		o.BeforeTransform = runtime.SetDefaultGOMAXPROCS
+	}
+}
+
 // newLogger logs text lines, or JSON ones with LOG_FORMAT=json. Another
 // value is refused by the configuration; meanwhile the log is text.
 func newLogger(getenv func(string) string, w io.Writer) *slog.Logger {
@@ -116,7 +131,7 @@ func runFunction(ctx context.Context, env *environment) error {
 	if hot {
 		return runHot(ctx, env)
 	}
-	h, _, closeStores, err := newHandler(env, "", false)
+	h, _, closeStores, err := newHandler(env, "", false, oneCoreForHits(env.getenv))
 	if err != nil {
 		return err
 	}

@@ -78,6 +78,10 @@ type Options struct {
 	// memory. Zero means no bound: an IronFunctions container serves one
 	// call at a time, the local server serves many.
 	MaxTransforms int
+	// BeforeTransform, when set, is called as a call starts making a
+	// thumbnail: the cold door runs a hit on one core and gives the
+	// process its cores back here.
+	BeforeTransform func()
 }
 
 // StoreTimeout is how long writing a thumbnail of n bytes may take: 2 s
@@ -423,6 +427,9 @@ func (h *Handler) make(ctx context.Context, req Request, c *call) (*thumbnail, e
 		default:
 			return nil, Errorf(KindOverloaded, "too many thumbnails being made at once; retry shortly")
 		}
+	}
+	if h.opts.BeforeTransform != nil {
+		h.opts.BeforeTransform()
 	}
 	src, err := h.images.Get(ctx, req.Filename)
 	if err != nil {
