@@ -343,7 +343,7 @@ func (f *filterer) minSum() int {
 // running returns the filter, of those all computed, whose row adds the
 // fewest bits to the model of the recent rows, and adds that row to it.
 func (f *filterer) running() int {
-	best, bestScore := 0, math.MaxInt
+	best, bestScore := 0, float32(math.MaxFloat32)
 	for t, o := range f.out {
 		if s := f.added(o[1:]); s < bestScore {
 			best, bestScore = t, s
@@ -420,32 +420,30 @@ func absSum(b []byte, limit int) int {
 }
 
 // added scores b by the bits it adds to an order-0 code of the recent
-// rows: the growth of n·H, in 1/1024 bits. Unlike the row's own entropy,
-// it prefers rows that look like those before, which share their
-// Huffman code.
-func (f *filterer) added(b []byte) int {
+// rows: the growth of n·H. Unlike the row's own entropy, it prefers rows
+// that look like those before, which share their Huffman code.
+func (f *filterer) added(b []byte) float32 {
 	h := &f.hist
 	clear(h[:])
 	for _, v := range b {
 		h[v]++
 	}
-	n0 := float64(f.runTotal)
-	n1 := n0 + float64(len(b))
-	e := n1 * math.Log2(n1)
-	if n0 > 0 {
-		e -= n0 * math.Log2(n0)
+	tab := xlog2x()
+	xl := func(x int32) float32 {
+		if int(x) < len(tab) {
+			return tab[x]
+		}
+		return float32(float64(x) * math.Log2(float64(x))) // rows over 32 KB
 	}
+	n0 := int32(f.runTotal)
+	e := xl(n0+int32(len(b))) - xl(n0)
 	for v, c := range h {
 		if c > 0 {
-			r := float64(f.run[v])
-			a := r + float64(c)
-			e -= a * math.Log2(a)
-			if r > 1 {
-				e += r * math.Log2(r)
-			}
+			r := f.run[v]
+			e -= xl(r+c) - xl(r)
 		}
 	}
-	return int(e * 1024)
+	return e
 }
 
 // runWindow is about how many recent bytes ftRunning's model stands for:
@@ -644,7 +642,7 @@ func encodeLarge(img *image.NRGBA, l *layout) []byte {
 		st = new(searchState)
 	}
 	defer searchPool.Put(st)
-	ft, c, block := chooseLarge(img, l, st)
+	ft, c := chooseLarge(img, l, st)
 	raw := (l.rowBytes(w) + 1) * h
 	out := make([]byte, 0, pngBound(raw))
 	out = appendPNGHead(out, w, h, l)
@@ -653,7 +651,7 @@ func encodeLarge(img *image.NRGBA, l *layout) []byte {
 	a := adler32.New()
 	st.f.reset(l, w)
 	if c.kind == coderLiteral {
-		st.lit.start(out, block)
+		st.lit.start(out)
 		for y := range h {
 			r := st.f.row(img.Pix[y*img.Stride:y*img.Stride+4*w], ft)
 			a.Write(r)
@@ -685,8 +683,9 @@ var largeLZ = coder{coderStd, 6}
 
 // chooseLarge filters a sample of img, four bands of rows spread over its
 // height, a few ways and returns the strategy and coder that made it
-// smallest, and the literal coder's block size.
-func chooseLarge(img *image.NRGBA, l *layout, st *searchState) (ft int, c coder, block int) {
+// smallest. LZ77 must win by 1%: the literal coder is several times
+// faster.
+func chooseLarge(img *image.NRGBA, l *layout, st *searchState) (ft int, c coder) {
 	w, h := img.Rect.Dx(), img.Rect.Dy()
 	rows := max(2, (32<<10)/l.rowBytes(w))
 	sample := func(ft int) []byte {
@@ -703,12 +702,9 @@ func chooseLarge(img *image.NRGBA, l *layout, st *searchState) (ft int, c coder,
 		}
 		return st.data
 	}
-	// The literal coder streams in blocks of the split's average size.
 	data := sample(ftRunning)
-	ends := st.lit.split(data)
-	block = max(len(data)/len(ends), splitGrain)
-	st.try = zlibLiteral(st.try[:0], data, &st.lit, ends)
-	best := len(st.try)
+	st.try = zlibLiteral(st.try[:0], data, &st.lit, st.lit.split(data))
+	best := len(st.try) - len(st.try)/100
 	ft, c = ftRunning, coder{coderLiteral, 0}
 	for _, t := range []int{ftNone, ftMinSum} {
 		st.try = zlibFlate(st.try[:0], sample(t), largeLZ)
@@ -716,7 +712,7 @@ func chooseLarge(img *image.NRGBA, l *layout, st *searchState) (ft int, c coder,
 			best, ft, c = n, t, largeLZ
 		}
 	}
-	return ft, c, block
+	return ft, c
 }
 
 // pngOverhead is the most a PNG file adds to its zlib stream: signature,
@@ -1083,9 +1079,8 @@ func (hd *header) write(w *bitWriter, final bool, nlit int) {
 
 // literalCoder writes literal-only deflate blocks.
 type literalCoder struct {
-	w    bitWriter
-	buf  []byte // the pending block, when streaming
-	size int    // the streaming block size
+	w   bitWriter
+	buf []byte // bytes gathered, when streaming
 	// split's memory
 	costs  []float32
 	from   []int32
@@ -1191,6 +1186,7 @@ const (
 var splitLengths = [...]int{1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64}
 
 // xlog2x holds x·log2(x) for the byte counts of a block split considers.
+// It is made on first use: 256 KB.
 var xlog2x = sync.OnceValue(func() []float32 {
 	t := make([]float32, splitGrain*splitMax+1)
 	for x := 1; x < len(t); x++ {
@@ -1237,12 +1233,13 @@ func (c *literalCoder) split(data []byte) []int {
 			}
 			pj := &prefix[j]
 			e := tab[min(j*splitGrain, len(data))-i*splitGrain]
+			distinct := uint32(0)
 			for v, c := range pj {
-				if c -= pi[v]; c > 0 {
-					e -= tab[c] - 5
-				}
+				c -= pi[v]
+				e -= tab[c]
+				distinct += (c | -c) >> 31
 			}
-			if e += cost[i] + 150; e < cost[j] {
+			if e += cost[i] + 5*float32(distinct) + 150; e < cost[j] {
 				cost[j], from[j] = e, int32(i)
 			}
 		}
@@ -1267,29 +1264,41 @@ func (c *literalCoder) encodeSplit(dst, data []byte, ends []int) []byte {
 	return c.w.dst
 }
 
-// start begins a stream appended to dst, in blocks of size bytes, for
-// write and finish.
-func (c *literalCoder) start(dst []byte, size int) {
+// splitWindow is how many bytes the streaming literal coder gathers
+// before it splits them into blocks.
+const splitWindow = 256 << 10
+
+// start begins a stream appended to dst, for write and finish.
+func (c *literalCoder) start(dst []byte) {
 	c.w = bitWriter{dst: dst}
-	c.size = size
-	c.buf = grow(c.buf, size)[:0]
+	c.buf = grow(c.buf, splitWindow)[:0]
 }
 
 func (c *literalCoder) write(p []byte) {
 	for len(p) > 0 {
-		if len(c.buf) == c.size {
-			c.block(c.buf, false)
-			c.buf = c.buf[:0]
+		if len(c.buf) == splitWindow {
+			c.flush(false)
 		}
-		n := min(len(p), c.size-len(c.buf))
+		n := min(len(p), splitWindow-len(c.buf))
 		c.buf = append(c.buf, p[:n]...)
 		p = p[n:]
 	}
 }
 
-// finish writes the last block and returns the stream.
+// flush writes the gathered bytes as blocks, the last one final if final.
+func (c *literalCoder) flush(final bool) {
+	start := 0
+	ends := c.split(c.buf)
+	for i, e := range ends {
+		c.block(c.buf[start:e], final && i == len(ends)-1)
+		start = e
+	}
+	c.buf = c.buf[:0]
+}
+
+// finish writes the last blocks and returns the stream.
 func (c *literalCoder) finish() []byte {
-	c.block(c.buf, true)
+	c.flush(true)
 	c.w.align()
 	return c.w.dst
 }

@@ -217,13 +217,22 @@ func TestLiteralCoder(t *testing.T) {
 			}
 		}
 	}
-	// Streaming writes the same bytes as encode.
-	c.start(nil, 4096)
+	// Streaming splits each window of bytes as encodeSplit splits it all.
+	c.start(nil)
 	for p := skewed; len(p) > 0; p = p[min(len(p), 777):] {
 		c.write(p[:min(len(p), 777)])
 	}
-	if got, want := c.finish(), c.encode(nil, skewed, 4096); !bytes.Equal(got, want) {
-		t.Error("streamed stream differs from encode's")
+	if got, want := c.finish(), c.encodeSplit(nil, skewed, slices.Clone(c.split(skewed))); !bytes.Equal(got, want) {
+		t.Error("streamed stream differs from encodeSplit's")
+	}
+	long := slices.Repeat(skewed, 7) // several windows
+	c.start(nil)
+	for p := long; len(p) > 0; p = p[min(len(p), 5000):] {
+		c.write(p[:min(len(p), 5000)])
+	}
+	back, err := io.ReadAll(flate.NewReader(bytes.NewReader(c.finish())))
+	if err != nil || !bytes.Equal(back, long) {
+		t.Fatalf("streaming %d bytes: round trip failed: %v", len(long), err)
 	}
 }
 
