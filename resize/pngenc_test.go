@@ -125,12 +125,19 @@ func TestEncodePNGEdgeCases(t *testing.T) {
 		{"semi-transparent", synthetic(64, 64, func(x, y int) color.NRGBA {
 			return color.NRGBA{uint8(4 * x), uint8(4 * y), 100, uint8(x * y / 16)}
 		}), ctRGBA, 8},
-		{"256 colours", synthetic(32, 32, func(x, y int) color.NRGBA {
-			i := (x + 32*y) % 256
+		// Each colour once, then at random.
+		{"256 colours", synthetic(64, 64, func(x, y int) color.NRGBA {
+			i := x + 64*y
+			if i >= 256 {
+				i = int(rnd.UintN(256))
+			}
 			return color.NRGBA{uint8(i), uint8(255 - i), uint8(i * 7), uint8(128 + i/2)}
 		}), ctPaletted, 8},
-		{"257 colours", synthetic(32, 32, func(x, y int) color.NRGBA {
-			i := (x + 32*y) % 257
+		{"257 colours", synthetic(64, 64, func(x, y int) color.NRGBA {
+			i := x + 64*y
+			if i >= 257 {
+				i = int(rnd.UintN(257))
+			}
 			return color.NRGBA{uint8(i), uint8(i >> 8), 9, 255}
 		}), ctTrueColor, 8},
 		{"2 colours", synthetic(133, 67, func(x, y int) color.NRGBA { return color.NRGBA{200, uint8(200 * rnd.UintN(2)), 0, 255} }), ctPaletted, 1},
