@@ -616,7 +616,7 @@ func encodeSearch(img *image.NRGBA, ls []layout) []byte {
 		ft, proxy int
 	}
 	var cands []ranked
-	lit := math.MaxInt // the literal coder's best
+	lit := math.MaxInt / 2 // the literal coder's best
 	for i := range ls {
 		l := &ls[i]
 		medium := (l.rowBytes(w)+1)*h > searchRaw
@@ -626,14 +626,17 @@ func encodeSearch(img *image.NRGBA, ls []layout) []byte {
 				continue
 			}
 			st.data = st.f.filterImage(st.data[:0], img, l, ft)
-			if ft == ftRunning {
+			st.try = zlibFlate(st.try[:0], st.data, proxy)
+			cands = append(cands, ranked{l, ft, len(st.try)})
+			keep(l)
+			// The literal coder's blocks beat the whole stream's order-0
+			// entropy by a few percent at most: skip it when LZ77 is
+			// far ahead.
+			if ft == ftRunning && len(st.try) > order0(st.data)*4/5 {
 				st.try = zlibLiteral(st.try[:0], st.data, &st.lit, st.lit.split(st.data))
 				lit = min(lit, len(st.try))
 				keep(l)
 			}
-			st.try = zlibFlate(st.try[:0], st.data, proxy)
-			cands = append(cands, ranked{l, ft, len(st.try)})
-			keep(l)
 		}
 	}
 	slices.SortStableFunc(cands, func(a, b ranked) int { return a.proxy - b.proxy })
@@ -667,6 +670,22 @@ func encodeSearch(img *image.NRGBA, ls []layout) []byte {
 	}
 	out := make([]byte, 0, pngOverhead+len(st.best))
 	return appendPNG(out, w, h, bestL, st.best)
+}
+
+// order0 is the size in bytes of data under an order-0 code of its own
+// statistics.
+func order0(data []byte) int {
+	var hist [256]int
+	for _, b := range data {
+		hist[b]++
+	}
+	bits := float64(len(data)) * math.Log2(float64(len(data)))
+	for _, c := range hist {
+		if c > 1 {
+			bits -= float64(c) * math.Log2(float64(c))
+		}
+	}
+	return int(bits / 8)
 }
 
 // encodeLarge writes img in one pass: rows are filtered and compressed as
