@@ -575,7 +575,7 @@ var (
 	// Past searchRaw bytes of filtered rows, encodeSearch tries only
 	// mediumStrategies, and the first-ranked with mediumFinal: level 9 on
 	// a megapixel takes a few hundred milliseconds.
-	mediumStrategies = []int{ftNone, ftMinSum, ftRunning}
+	mediumStrategies = []int{ftNone, ftMinSum, ftRunning, ftBigrams}
 	mediumFinal      = coder{coderStd, 6}
 )
 
@@ -594,7 +594,7 @@ type searchState struct {
 var searchPool sync.Pool // of *searchState
 
 // encodeSearch codes each layout with each filter strategy by a quick
-// LZ77 pass, and with ftRunning by the literal coder; then codes the two
+// LZ77 pass, and with ftRunning by the literal coder; then codes the
 // strategies the quick pass ranked first with the final coders, unless
 // the literal coder is well ahead. It keeps the smallest.
 func encodeSearch(img *image.NRGBA, ls []layout) []byte {
@@ -763,7 +763,7 @@ func chooseLarge(img *image.NRGBA, l *layout, st *searchState) (ft int, c coder)
 	st.try = zlibLiteral(st.try[:0], data, &st.lit, st.lit.split(data))
 	best := len(st.try) - len(st.try)/100
 	ft, c = ftRunning, coder{coderLiteral, 0}
-	for _, t := range []int{ftNone, ftMinSum} {
+	for _, t := range []int{ftNone, ftMinSum, ftBigrams} {
 		st.try = zlibFlate(st.try[:0], sample(t), largeLZ)
 		if n := len(st.try); n < best {
 			best, ft, c = n, t, largeLZ
@@ -777,12 +777,13 @@ func chooseLarge(img *image.NRGBA, l *layout, st *searchState) (ft int, c coder)
 const pngOverhead = 8 + 25 + 12 + 3*256 + 12 + 256 + 12 + 12
 
 // pngBound is the largest PNG of raw bytes of filtered rows. The literal
-// coder adds at most 6 bytes per block; compress/flate, when a block's
-// input has left its window, codes it with Huffman codes instead of
-// storing it, at worst 9 bits a byte (RFC 1951's fixed code for literals
-// over 143) plus 3 bytes per block of at least 16384 tokens. For a
-// 2048×2048 RGBA image, 16,785,408 bytes of rows, that is 18,884,998
-// bytes: 12.5% more than the rows, 19 MB in all.
+// coder stores a block rather than let it grow: at most 6 bytes more per
+// 1024. compress/flate (levels 2 to 9) stores a block too when it still
+// has the block's input in its window; when not, it codes it with
+// Huffman codes, at worst 9 bits a byte (RFC 1951's fixed code for
+// literals over 143), plus 3 bytes per block of at most 16384 tokens.
+// For a 2048×2048 RGBA image, 16,779,264 bytes of rows, that is
+// 18,880,861 bytes: 12.5% more than the rows.
 func pngBound(raw int) int {
 	return raw + raw/8 + 3*(raw/16384+2) + 6 + pngOverhead
 }
@@ -1167,7 +1168,9 @@ func (c *literalCoder) blockCost(data []byte) (dynamic, fixed, stored int) {
 		fixed += int(f) * (8 + boolBit(s >= 144))
 	}
 	dynamic += int(c.lens[256])
-	stored = 3 + 7 + 32 + 8*len(data) // at worst 7 bits of padding
+	// A stored block holds at most 65535 bytes, after at most 7 bits of
+	// padding.
+	stored = (3+7+32)*max((len(data)+65534)/65535, 1) + 8*len(data)
 	return dynamic, fixed, stored
 }
 
@@ -1177,12 +1180,18 @@ func (c *literalCoder) block(data []byte, final bool) {
 	dyn, fix, sto := c.blockCost(data)
 	w := &c.w
 	switch {
-	case sto < dyn && sto < fix && len(data) <= 65535:
-		w.write(uint64(boolBit(final)), 3)
-		w.align()
-		w.dst = binary.LittleEndian.AppendUint16(w.dst, uint16(len(data)))
-		w.dst = binary.LittleEndian.AppendUint16(w.dst, ^uint16(len(data)))
-		w.dst = append(w.dst, data...)
+	case sto < dyn && sto < fix:
+		for {
+			n := min(len(data), 65535)
+			w.write(uint64(boolBit(final && n == len(data))), 3)
+			w.align()
+			w.dst = binary.LittleEndian.AppendUint16(w.dst, uint16(n))
+			w.dst = binary.LittleEndian.AppendUint16(w.dst, ^uint16(n))
+			w.dst = append(w.dst, data[:n]...)
+			if data = data[n:]; len(data) == 0 {
+				break
+			}
+		}
 	case fix <= dyn:
 		w.write(uint64(boolBit(final))|1<<1, 3)
 		for _, b := range data {

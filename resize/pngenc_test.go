@@ -205,7 +205,7 @@ func TestLiteralCoder(t *testing.T) {
 	}
 	var c literalCoder
 	for name, data := range datas {
-		for _, size := range []int{1, 100, 4096, 65535} {
+		for _, size := range []int{1, 100, 4096, 65535, 70000} {
 			if size < 100 {
 				data = data[:min(len(data), 1000)]
 			}
