@@ -1213,33 +1213,6 @@ func (c *literalCoder) block(data []byte, final bool) {
 	}
 }
 
-// encode appends data as literal-only blocks of size bytes (the last one
-// shorter) to dst.
-func (c *literalCoder) encode(dst, data []byte, size int) []byte {
-	c.w = bitWriter{dst: dst}
-	for len(data) > size {
-		c.block(data[:size], false)
-		data = data[size:]
-	}
-	c.block(data, true)
-	c.w.align()
-	return c.w.dst
-}
-
-// cost is the size in bits encode would produce.
-func (c *literalCoder) cost(data []byte, size int) int {
-	total := 0
-	for {
-		n := min(size, len(data))
-		d, f, s := c.blockCost(data[:n])
-		total += min(d, f, s)
-		data = data[n:]
-		if len(data) == 0 {
-			return total
-		}
-	}
-}
-
 // Block boundaries fall every splitGrain bytes, and a block is at most
 // splitMax grains long. Measured on the bench photos' thumbnails, the
 // best blocks run from 5 KB (the 1024 px one, noisy) to 50 KB (400 px).

@@ -204,22 +204,31 @@ func TestLiteralCoder(t *testing.T) {
 		"random": random, "skewed": skewed, "two symbols": bytes.Repeat([]byte{1, 250}, 5000),
 	}
 	var c literalCoder
-	for name, data := range datas {
+	for name, all := range datas {
 		for _, size := range []int{1, 100, 4096, 65535, 70000} {
+			data := all
 			if size < 100 {
 				data = data[:min(len(data), 1000)]
 			}
-			z := c.encode(nil, data, size)
+			var ends []int // blocks of size bytes, the last one shorter
+			est := 0       // blockCost's estimate
+			for start := 0; start == 0 || start < len(data); start += size {
+				end := min(start+size, len(data))
+				ends = append(ends, end)
+				d, f, s := c.blockCost(data[start:end])
+				est += min(d, f, s)
+			}
+			z := c.encodeSplit(nil, data, ends)
 			back, err := io.ReadAll(flate.NewReader(bytes.NewReader(z)))
 			if err != nil || !bytes.Equal(back, data) {
 				t.Fatalf("%s, blocks of %d: round trip failed: %v", name, size, err)
 			}
 			// The estimate counts stored blocks' padding as 7 bits.
-			est := (c.cost(data, size) + 7) / 8
-			if blocks := (len(data) + size - 1) / size; est < len(z) || est > len(z)+blocks {
+			if est = (est + 7) / 8; est < len(z) || est > len(z)+len(ends) {
 				t.Errorf("%s, blocks of %d: estimated %d bytes, wrote %d", name, size, est, len(z))
 			}
-			if name == "random" && len(z) > len(data)+5*(len(data)/size+1) {
+			// Stored: 5 bytes per block of up to 65535, and padding.
+			if name == "random" && len(z) > len(data)+6*(len(data)/65535+len(ends)) {
 				t.Errorf("random, blocks of %d: %d bytes, more than stored blocks", size, len(z))
 			}
 		}
