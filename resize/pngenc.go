@@ -584,8 +584,9 @@ var searchOrder = [numStrategies]int{ftRunning, ftNone, ftSub, ftUp, ftAverage, 
 
 // photoStrategies are the only ones encodeSearch tries after ftRunning
 // when the literal coder is over 12% ahead of its proxy, as on filtered
-// photographs: on the bench photos' thumbnails, the others never came
-// within 5% of ftRunning's proxy, and these came up to 16% under it.
+// photographs, where LZ77 seldom wins: on 13 photo thumbnails of 64 to
+// 800 px, the best proxy after ftRunning's was one of these, or within
+// 0.1% of one.
 var photoStrategies = []int{ftUp, ftAverage, ftBigrams}
 
 // searchRaw is the most filtered bytes encodeSearch tries with every
@@ -633,7 +634,7 @@ func encodeSearch(img *image.NRGBA, ls []layout) []byte {
 		// ftRunning first: it decides whether the literal coder is worth
 		// trying, and which other strategies are.
 		photo := false
-		for i, ft := range searchOrder {
+		for k, ft := range searchOrder {
 			if medium && !slices.Contains(mediumStrategies, ft) ||
 				photo && !slices.Contains(photoStrategies, ft) {
 				continue
@@ -643,7 +644,7 @@ func encodeSearch(img *image.NRGBA, ls []layout) []byte {
 			p := len(st.try)
 			cands = append(cands, ranked{l, ft, p})
 			keep(l)
-			if i > 0 {
+			if k > 0 {
 				continue
 			}
 			// The literal coder's blocks beat the whole stream's order-0
@@ -707,9 +708,10 @@ func order0(data []byte) int {
 }
 
 // encodeLarge writes img in one pass: rows are filtered and compressed as
-// they are read, with the strategy and coder a sample chose. Memory is a
-// few rows, the coder's state and the output, allocated once at its worst
-// case (see pngBound).
+// they are read, with the strategy and coder a sample chose. Besides the
+// output, allocated once at its worst case (see pngBound), memory is a few
+// rows, the 128 KB sample, and the coder's state: the literal coder's 256
+// KB window and its split's tables, or compress/flate's megabyte.
 func encodeLarge(img *image.NRGBA, l *layout) []byte {
 	w, h := img.Rect.Dx(), img.Rect.Dy()
 	st, _ := searchPool.Get().(*searchState)
