@@ -292,9 +292,9 @@ type filterer struct {
 	// plan holds, for each heuristic, the filter chosen for each row of
 	// the image makePlan saw.
 	plan [numStrategies - ftMinSum][]uint8
-	// seen[p] == stamp marks the byte pairs p a row under test holds.
-	seen  []uint16
-	stamp uint16
+	// seen marks the byte pairs a row under test holds, a bit each: 8
+	// KB, in the first-level cache.
+	seen [1 << 16 / 64]uint64
 }
 
 // reset prepares f for an image w pixels wide in layout l.
@@ -362,20 +362,15 @@ func (f *filterer) running() int {
 // matches. On anti-aliased drawings it makes level 9 files 10% smaller
 // than ftMinSum does.
 func (f *filterer) bigrams() int {
-	if f.seen == nil {
-		f.seen = make([]uint16, 1<<16)
-	}
 	best, bestScore := 0, math.MaxInt
+	seen := &f.seen
 	for t, o := range f.out {
-		if f.stamp++; f.stamp == 0 {
-			clear(f.seen)
-			f.stamp = 1
-		}
+		clear(seen[:])
 		n, r := 0, o[1:]
 		for i := 1; i < len(r); i++ {
-			p := uint16(r[i-1])<<8 | uint16(r[i])
-			if f.seen[p] != f.stamp {
-				f.seen[p] = f.stamp
+			p := uint(r[i-1])<<8 | uint(r[i])
+			if w, bit := &seen[p>>6], uint64(1)<<(p&63); *w&bit == 0 {
+				*w |= bit
 				n++
 			}
 		}
