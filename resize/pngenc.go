@@ -23,6 +23,12 @@ import (
 // a palette of 1 to 8 bits when they have at most 256 colours). Images of
 // up to a megapixel are tried several ways and the smallest kept; larger
 // ones are written in one pass whose effort is chosen from a sample.
+//
+// Thumbnails are made once and served many times, so it trades time for
+// bytes. On the bench images' 180 and 400 px thumbnails its files are 16
+// to 33% smaller than image/png's at BestSpeed and 6 to 19% smaller than
+// libvips' (pngsave, zlib level 9, all filters), and take 9 to 90 ms
+// against 2 to 13 ms (BenchmarkEncodePNG, TestEncodePNGAgainstVips).
 func encodePNG(img *image.NRGBA) ([]byte, error) {
 	w, h := img.Rect.Dx(), img.Rect.Dy()
 	if w <= 0 || h <= 0 {
