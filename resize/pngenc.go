@@ -695,11 +695,16 @@ func encodeSearch(img *image.NRGBA, ls []layout) []byte {
 // order0 is the size in bytes of data under an order-0 code of its own
 // statistics.
 func order0(data []byte) int {
-	var hist [256]int
+	var hist [256]uint32
 	for _, b := range data {
 		hist[b]++
 	}
-	bits := float64(len(data)) * math.Log2(float64(len(data)))
+	return order0Hist(&hist, len(data))
+}
+
+// order0Hist is order0 of n bytes counted in hist.
+func order0Hist(hist *[256]uint32, n int) int {
+	bits := float64(n) * math.Log2(float64(n))
 	for _, c := range hist {
 		if c > 1 {
 			bits -= float64(c) * math.Log2(float64(c))
@@ -780,10 +785,18 @@ func chooseLarge(img *image.NRGBA, l *layout, st *searchState) (ft int, c coder)
 		}
 		return st.data
 	}
-	data := sample(ftRunning)
-	st.try = zlibLiteral(st.try[:0], data, &st.lit, st.lit.split(data))
-	best := len(st.try) - len(st.try)/100
-	ft, c = ftRunning, coder{coderLiteral, 0}
+	// The literal coder with no filter, which costs nothing, unless
+	// ftRunning saves 0.5%: on noise, filters only take time.
+	lit := math.MaxInt
+	for _, t := range []int{ftNone, ftRunning} {
+		data := sample(t)
+		st.try = zlibLiteral(st.try[:0], data, &st.lit, st.lit.split(data))
+		if n := len(st.try); n < lit-lit/200 {
+			lit, ft = n, t
+		}
+	}
+	c = coder{coderLiteral, 0}
+	best := lit - lit/100
 	for _, t := range []int{ftNone, ftMinSum, ftBigrams} {
 		st.try = zlibFlate(st.try[:0], sample(t), largeLZ)
 		if n := len(st.try); n < best {
@@ -1279,6 +1292,16 @@ func (c *literalCoder) split(data []byte) []int {
 		p := &prefix[g+1]
 		for _, b := range data[g*splitGrain : min((g+1)*splitGrain, len(data))] {
 			p[b]++
+		}
+	}
+	// Bytes near 8 bits of entropy each will be stored whatever the split.
+	if order0Hist(&prefix[n], len(data)) > len(data)-len(data)/256 {
+		c.ends = c.ends[:0]
+		for e := 65535; ; e += 65535 {
+			c.ends = append(c.ends, min(e, len(data)))
+			if e >= len(data) {
+				return c.ends
+			}
 		}
 	}
 	for j := 1; j <= n; j++ {
