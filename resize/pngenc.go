@@ -1317,10 +1317,10 @@ func (c *literalCoder) split(data []byte) []int {
 			pj := &prefix[j]
 			e := tab[min(j*splitGrain, len(data))-i*splitGrain]
 			distinct := uint32(0)
-			for v, c := range pj {
-				c -= pi[v]
-				e -= tab[c]
-				distinct += (c | -c) >> 31
+			for v, cnt := range pj {
+				cnt -= pi[v] // the block's count of v
+				e -= tab[cnt]
+				distinct += (cnt | -cnt) >> 31
 			}
 			if e += cost[i] + 5*float32(distinct) + 150; e < cost[j] {
 				cost[j], from[j] = e, int32(i)
