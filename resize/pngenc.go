@@ -2,6 +2,7 @@ package resize
 
 import (
 	"compress/flate"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"hash/adler32"
@@ -29,19 +30,28 @@ import (
 // to 33% smaller than image/png's at BestSpeed and 6 to 19% smaller than
 // libvips' (pngsave, zlib level 9, all filters), and take 9 to 90 ms
 // against 2 to 13 ms (BenchmarkEncodePNG, TestEncodePNGAgainstVips).
-func encodePNG(img *image.NRGBA) ([]byte, error) {
+//
+// It stops when ctx ends: between strategies, and between rows of a large
+// image.
+func encodePNG(ctx context.Context, img *image.NRGBA) ([]byte, error) {
 	w, h := img.Rect.Dx(), img.Rect.Dy()
 	if w <= 0 || h <= 0 {
 		return nil, fmt.Errorf("resize: encode png: empty %dx%d image", w, h)
 	}
-	if w > MaxSide || h > MaxSide {
-		return nil, fmt.Errorf("resize: encode png: %dx%d: a side is longer than %d pixels", w, h, MaxSide)
+	if w > maxSide || h > maxSide {
+		return nil, fmt.Errorf("resize: encode png: %dx%d: a side is longer than %d pixels", w, h, maxSide)
 	}
 	ls := analyze(img)
+	var out []byte
 	if w*h > searchPixels {
-		return encodeLarge(img, &ls[0]), nil
+		out = encodeLarge(ctx, img, &ls[0])
+	} else {
+		out = encodeSearch(ctx, img, ls)
 	}
-	return encodeSearch(img, ls), nil
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // searchPixels is the largest image encodeSearch tries several ways.
@@ -415,7 +425,7 @@ func (f *filterer) makePlan(img *image.NRGBA, l *layout) {
 	for y := range h {
 		f.next(img.Pix[y*img.Stride : y*img.Stride+4*w])
 		f.all()
-		f.plan[ftMinSum-ftMinSum][y] = uint8(f.minSum())
+		f.plan[0][y] = uint8(f.minSum()) // ftMinSum
 		f.plan[ftRunning-ftMinSum][y] = uint8(f.running())
 		f.plan[ftBigrams-ftMinSum][y] = uint8(f.bigrams())
 	}
@@ -608,7 +618,7 @@ var searchPool sync.Pool // of *searchState
 // LZ77 pass, and with ftRunning by the literal coder; then codes the
 // strategies the quick pass ranked first with the final coders, unless
 // the literal coder is well ahead. It keeps the smallest.
-func encodeSearch(img *image.NRGBA, ls []layout) []byte {
+func encodeSearch(ctx context.Context, img *image.NRGBA, ls []layout) []byte {
 	st, _ := searchPool.Get().(*searchState)
 	if st == nil {
 		st = new(searchState)
@@ -636,6 +646,9 @@ func encodeSearch(img *image.NRGBA, ls []layout) []byte {
 		// trying, and which other strategies are.
 		photo := false
 		for k, ft := range searchOrder {
+			if ctx.Err() != nil {
+				return nil
+			}
 			if medium && !slices.Contains(mediumStrategies, ft) ||
 				photo && !slices.Contains(photoStrategies, ft) {
 				continue
@@ -678,6 +691,9 @@ func encodeSearch(img *image.NRGBA, ls []layout) []byte {
 		if rank > 0 && c.proxy > cands[0].proxy+cands[0].proxy/32 {
 			break // the ranking is clear
 		}
+		if ctx.Err() != nil {
+			return nil
+		}
 		if c.ft >= ftMinSum && c.l != planned {
 			st.f.makePlan(img, c.l)
 			planned = c.l
@@ -718,7 +734,7 @@ func order0Hist(hist *[256]uint32, n int) int {
 // output, allocated once at its worst case (see pngBound), memory is a few
 // rows, the 128 KB sample, and the coder's state: the literal coder's 256
 // KB window and its split's tables, or compress/flate's megabyte.
-func encodeLarge(img *image.NRGBA, l *layout) []byte {
+func encodeLarge(ctx context.Context, img *image.NRGBA, l *layout) []byte {
 	w, h := img.Rect.Dx(), img.Rect.Dy()
 	st, _ := searchPool.Get().(*searchState)
 	if st == nil {
@@ -736,6 +752,10 @@ func encodeLarge(img *image.NRGBA, l *layout) []byte {
 	if c.kind == coderLiteral {
 		st.lit.start(out)
 		for y := range h {
+			if y%batchRows == 0 && ctx.Err() != nil {
+				st.lit.w.dst = nil
+				return nil
+			}
 			r := st.f.row(img.Pix[y*img.Stride:y*img.Stride+4*w], ft)
 			a.Write(r)
 			st.lit.write(r)
@@ -746,6 +766,10 @@ func encodeLarge(img *image.NRGBA, l *layout) []byte {
 		sw := &sliceWriter{b: out}
 		z := getFlate(c, sw)
 		for y := range h {
+			if y%batchRows == 0 && ctx.Err() != nil {
+				putFlate(c, z)
+				return nil
+			}
 			r := st.f.row(img.Pix[y*img.Stride:y*img.Stride+4*w], ft)
 			a.Write(r)
 			z.Write(r)
