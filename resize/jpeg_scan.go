@@ -114,7 +114,11 @@ func (d *jpegDecoder) decode(ctx context.Context, scale int, budget int64, sink 
 	if d.buffered {
 		err = d.decodeBuffered(ctx, o, scale)
 	} else {
-		err = d.decodeStreaming(ctx, o, scale)
+		if d.canSplit(scale) {
+			err = d.decodeSplit(ctx, o, scale)
+		} else {
+			err = d.decodeStreaming(ctx, o, scale)
+		}
 	}
 	d.ncomp = 0
 	return err

@@ -752,3 +752,46 @@ func TestIDCTAccuracy(t *testing.T) {
 		}
 	}
 }
+
+// TestJPEGSplit: the two-core paths give exactly what one core gives, and
+// the helper's blocks are used (with a restart marker to start from, and
+// speculatively without).
+func TestJPEGSplit(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("one core")
+	}
+	defer func(p int64, b int) { jpegParPixels, jpegParBytes = p, b }(jpegParPixels, jpegParBytes)
+	defer func(f func(int, int, int)) { jpegDebug = f }(jpegDebug)
+	handoff := -1
+	jpegDebug = func(h, total, syncIdx int) { handoff = h }
+	for _, c := range []struct {
+		name string
+		data []byte
+		must bool
+	}{
+		{"big", bigJPEG(), true},
+		{"rst-5.jpg", readJPEGFixture(t, "rst-5.jpg"), true},
+		{"rst-row.jpg", readJPEGFixture(t, "rst-row.jpg"), true},
+		{"rst-grey.jpg", readJPEGFixture(t, "rst-grey.jpg"), true},
+		{"b420.jpg", readJPEGFixture(t, "b420.jpg"), false},
+	} {
+		for _, scale := range []int{8, 4} {
+			jpegParPixels, jpegParBytes = 1<<62, 0
+			want, _, _, _, err := decodeJPEG(c.data, scale)
+			if err != nil {
+				t.Fatal(err)
+			}
+			jpegParPixels, handoff = 0, -2
+			got, _, _, _, err := decodeJPEG(c.data, scale)
+			if err != nil {
+				t.Fatalf("%s 1/%d split: %v", c.name, scale, err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s 1/%d: split decode differs by up to %d", c.name, scale, maxAbsDiff(got, want))
+			}
+			if c.must && handoff < 0 {
+				t.Errorf("%s 1/%d: helper not used (%d)", c.name, scale, handoff)
+			}
+		}
+	}
+}

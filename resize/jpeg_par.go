@@ -1,0 +1,410 @@
+package resize
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"runtime"
+	"sync/atomic"
+)
+
+// Two-core decoding of a single-scan sequential file at 1/8 and 1/4. The
+// scan's bytes are read into memory (the caller's byte cap bounds them),
+// and a helper goroutine decodes the second half while the caller's
+// goroutine decodes the first, keeping for each block only what the scale
+// uses (the DC, plus three AC coefficients at 1/4).
+//
+// With restart intervals the helper starts at the restart marker nearest
+// the middle, whose MCU number is known. Without them it starts
+// speculatively at the middle byte as if an MCU began there. Huffman codes
+// resynchronise within a few blocks, so the first decoder, running past
+// the middle, soon stands at a block start at the same bit position and
+// block-in-MCU index as one the helper recorded: from there the helper's
+// blocks are right, except that its DC predictors started at zero, which
+// adding the first decoder's predictors at that point repairs. If they
+// never meet, the first decoder finishes alone.
+
+// jpegParPixels is the size from which the second core is used; smaller
+// images are not worth the goroutine. jpegParBytes is the least scan
+// length to split. (Variables so that tests can split small files.)
+var (
+	jpegParPixels int64 = 1 << 20
+	jpegParBytes        = 2048
+)
+
+// jpegSyncBlocks bounds the helper's blocks the first decoder may meet it
+// at: resynchronisation takes a few blocks, not thousands.
+const jpegSyncBlocks = 4096
+
+type jpegWorker struct {
+	h *jpegDecoder // the helper's own decoder state
+
+	known   bool // started at a restart marker: first block known
+	block0  int  // if known, the global block index of record 0
+	posBase int64
+
+	dc   []int32
+	ac   [][3]int16 // 1/4 only: zigzag 1, 2, 4, quantised
+	pos  []int64    // bit position of the first records' block starts (-1: unusable)
+	jj   []uint8    // their block-in-MCU index
+	npos atomic.Int64 // how many of pos and jj are written
+	done chan struct{}
+	stop atomic.Bool
+	err  error
+}
+
+// canSplit reports whether decodeStreaming should use two cores.
+func (d *jpegDecoder) canSplit(scale int) bool {
+	return (scale == 8 || scale == 4) && runtime.GOMAXPROCS(0) >= 2 &&
+		int64(d.hdr.width)*int64(d.hdr.height) >= jpegParPixels && d.scan.n == d.ncomp
+}
+
+// slurp reads the rest of the input into memory and returns the end of
+// the first scan's entropy-coded data (the offset of the marker after it).
+func (d *jpegDecoder) slurp() (int, error) {
+	s := &d.src
+	rest := s.buf[s.i:s.j]
+	if s.r != nil && s.err == nil {
+		more, err := io.ReadAll(s.r)
+		if err != nil {
+			return 0, jpegSourceErr(err)
+		}
+		rest = append(bytes.Clone(rest), more...)
+	}
+	s.buf, s.i, s.j, s.r = rest, 0, len(rest), nil
+	if s.err == nil {
+		s.err = io.EOF
+	}
+	for i := 0; ; {
+		k := bytes.IndexByte(rest[i:], 0xff)
+		if k < 0 {
+			return len(rest), nil
+		}
+		i += k
+		if i+1 >= len(rest) {
+			return len(rest), nil
+		}
+		if m := rest[i+1]; m != 0 && m != 0xff && (m < jpegRST0 || m > jpegRST7) {
+			return i, nil
+		}
+		i++
+	}
+}
+
+// decodeSplit is decodeStreaming on two cores.
+func (d *jpegDecoder) decodeSplit(ctx context.Context, o *jpegOut, scale int) error {
+	if err := d.checkTables(); err != nil {
+		return err
+	}
+	end, err := d.slurp()
+	if err != nil {
+		return err
+	}
+	data := d.src.buf
+	sc := &d.scan
+	bpm := 0
+	var compOf [40]int
+	var bxOf, byOf [40]int
+	for i := range sc.n {
+		c := &d.comps[sc.comp[i]]
+		for by := range c.v {
+			for bx := range c.h {
+				compOf[bpm], bxOf[bpm], byOf[bpm] = i, bx, by
+				bpm++
+			}
+		}
+	}
+	total := d.mcux * d.mcuy * bpm
+	w := d.startWorker(data, end, scale, bpm, total)
+	if w == nil {
+		err := d.streamRows(ctx, o, scale, 0, d.mcuy)
+		if err != nil {
+			return err
+		}
+		return d.finish(ctx)
+	}
+	defer func(w *jpegWorker) {
+		w.stop.Store(true)
+		<-w.done
+	}(w)
+
+	ps, pos, kmax := d.seqSetup(scale)
+	var blk [64]int32
+	handoff, rec0 := -1, 0
+	var offs [4]int32
+	syncIdx := 0
+	rst, mcu, gb := 0, 0, 0
+	for range d.mcuy {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		for mx := range d.mcux {
+			if handoff < 0 && d.ri > 0 && mcu > 0 && mcu%d.ri == 0 {
+				if err := d.restart(&rst); err != nil {
+					return err
+				}
+			}
+			for j := range bpm {
+				i := compOf[j]
+				if handoff < 0 && w != nil {
+					if w.known && gb == w.block0 {
+						<-w.done
+						if len(w.dc) >= total-gb {
+							handoff, rec0 = gb, 0
+						} else {
+							w = nil
+						}
+					} else if !w.known && d.eobrun == 0 {
+						if r, ok := w.meet(d.bitPos(), j, &syncIdx); ok {
+							<-w.done
+							if len(w.dc)-r >= total-gb {
+								handoff, rec0 = gb, r
+								offs = w.offsets(r, d.pred, compOf[:bpm])
+							} else {
+								w = nil
+							}
+						} else if syncIdx < 0 {
+							w.stop.Store(true)
+							w = nil
+						}
+					}
+				}
+				c := &d.comps[sc.comp[i]]
+				if handoff >= 0 {
+					r := rec0 + gb - handoff
+					blk[0] = (w.dc[r] + offs[i]) * ps[i].q[0]
+					if scale == 4 {
+						a := &w.ac[r]
+						blk[1] = int32(a[0]) * ps[i].q[1]
+						blk[2] = int32(a[1]) * ps[i].q[2]
+						blk[4] = int32(a[2]) * ps[i].q[4]
+					}
+				} else if err := d.seqBlock(ps[i].dc, ps[i].ac, &d.pred[i], &blk, ps[i].q, pos, kmax); err != nil {
+					return err
+				}
+				o.put(sc.comp[i], mx*c.h+bxOf[j], byOf[j], &blk)
+				gb++
+			}
+			mcu++
+			if handoff < 0 && d.bits.overrun() {
+				return d.shortData()
+			}
+		}
+		o.flush()
+	}
+	jpegDebug(handoff, total, syncIdx)
+	if handoff >= 0 {
+		if w.err != nil {
+			return w.err
+		}
+		d.src.i = end
+	}
+	return d.finish(ctx)
+}
+
+// bitPos is the position of the next unread bit in the scan, counting
+// unstuffed bits from the scan's start (src.buf offset 0 in split mode is
+// the scan's start).
+func (d *jpegDecoder) bitPos() int64 {
+	return (int64(d.src.i)-int64(d.bits.stuffed))*8 - int64(d.bits.n)
+}
+
+// startWorker starts the helper on the second half, or returns nil when
+// the scan is too short to split.
+func (d *jpegDecoder) startWorker(data []byte, end, scale, bpm, total int) *jpegWorker {
+	mid := end / 2
+	if end < jpegParBytes {
+		return nil
+	}
+	h := new(jpegDecoder)
+	*h = *d
+	h.rawHook = nil
+	w := &jpegWorker{h: h, done: make(chan struct{})}
+	if d.ri == 0 {
+		w.pos, w.jj = make([]int64, jpegSyncBlocks), make([]uint8, jpegSyncBlocks)
+	}
+	mcu0 := 0
+	if d.ri > 0 {
+		// The restart marker at or after the middle; its interval number
+		// is the count of markers before it.
+		k := bytes.Index(data[mid:end], []byte{0xff})
+		for k >= 0 {
+			p := mid + k
+			if p+1 < end && data[p+1] >= jpegRST0 && data[p+1] <= jpegRST7 {
+				mid = p + 2
+				break
+			}
+			k2 := bytes.IndexByte(data[p+1:end], 0xff)
+			if k2 < 0 {
+				return nil
+			}
+			k = p + 1 + k2 - mid
+		}
+		if k < 0 {
+			return nil
+		}
+		n := 0
+		for q := 0; q < mid-2; q++ {
+			if data[q] == 0xff && data[q+1] >= jpegRST0 && data[q+1] <= jpegRST7 {
+				n++
+			}
+		}
+		mcu0 = (n + 1) * d.ri // the n-th marker (from 0) ends interval n
+		if mcu0 >= d.mcux*d.mcuy {
+			return nil
+		}
+		w.known, w.block0 = true, mcu0*bpm
+	} else {
+		for mid < end && (data[mid-1] == 0xff || data[mid] == 0xff) {
+			mid++
+		}
+		// The helper's bitPos counts from the buffer's start too, but
+		// not the stuffed bytes before its start.
+		w.posBase = -int64(bytes.Count(data[:mid], []byte{0xff, 0})) * 8
+	}
+	h.src = jpegSource{buf: data[:end], i: mid, j: end}
+	h.bits = jpegBits{}
+	h.pred = [4]int32{}
+	h.eobrun = 0
+	go w.run(scale, bpm, total, mcu0)
+	return w
+}
+
+func (w *jpegWorker) run(scale, bpm, total, mcu0 int) {
+	defer close(w.done)
+	h := w.h
+	ps, _, kmax := h.seqSetup(scale)
+	var blk [64]int32
+	sc := &h.scan
+	compOf := make([]int, 0, bpm)
+	for i := range sc.n {
+		c := &h.comps[sc.comp[i]]
+		compOf = append(compOf, slicesRepeat(i, c.h*c.v)...)
+	}
+	// At most the blocks after the start; without a known start, the
+	// image's (its start is somewhere in the second half).
+	limit := total - w.block0
+	w.dc = make([]int32, 0, limit)
+	if scale == 4 {
+		w.ac = make([][3]int16, 0, limit)
+	}
+	rst := (mcu0 / max(h.ri, 1)) & 7
+	for n := 0; n < limit; n++ {
+		j := n % bpm
+		if n&1023 == 0 && w.stop.Load() {
+			return
+		}
+		if w.known && j == 0 && h.ri > 0 {
+			if mcu := mcu0 + n/bpm; mcu > mcu0 && mcu%h.ri == 0 {
+				if err := h.restart(&rst); err != nil {
+					w.err = err
+					return
+				}
+			}
+		}
+		if !w.known && n < jpegSyncBlocks {
+			p := int64(-1)
+			if h.eobrun == 0 {
+				p = w.posBase + h.bitPos()
+			}
+			w.pos[n], w.jj[n] = p, uint8(j)
+			w.npos.Store(int64(n + 1))
+		}
+		i := compOf[j]
+		// Unit quantisation: the helper keeps quantised values, which
+		// fit in int16.
+		if err := h.seqBlock(ps[i].dc, ps[i].ac, &h.pred[i], &blk, &jpegUnitQuant, &jpegPos[1], kmax); err != nil {
+			w.err = err
+			return
+		}
+		if h.bits.overrun() {
+			if w.known {
+				w.err = h.shortData()
+			}
+			return
+		}
+		w.dc = append(w.dc, h.pred[i])
+		blk[0] = 0
+		if scale == 4 {
+			w.ac = append(w.ac, [3]int16{int16(blk[1]), int16(blk[2]), int16(blk[4])})
+			blk[1], blk[2], blk[3], blk[4] = 0, 0, 0, 0
+		}
+	}
+}
+
+func slicesRepeat(v, n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = v
+	}
+	return s
+}
+
+// meet looks for the helper's record at bit position p with block index
+// j. *idx walks forward through the records; it becomes -1 when the
+// records are exhausted without a meeting.
+func (w *jpegWorker) meet(p int64, j int, idx *int) (int, bool) {
+	if *idx < 0 || len(w.pos) == 0 {
+		return 0, false
+	}
+	// The records are written by the helper; read them only once it has
+	// published them, which it does by finishing. Before that, look only
+	// at positions it recorded up to a snapshot.
+	n := w.snapshot()
+	for *idx < n && w.pos[*idx] < p {
+		(*idx)++
+	}
+	if *idx >= n {
+		if n >= jpegSyncBlocks || w.finished() {
+			*idx = -1
+		}
+		return 0, false
+	}
+	if w.pos[*idx] == p && int(w.jj[*idx]) == j {
+		return *idx, true
+	}
+	return 0, false
+}
+
+var jpegUnitQuant = func() (q [64]int32) {
+	for i := range q {
+		q[i] = 1
+	}
+	return q
+}()
+
+func (w *jpegWorker) snapshot() int { return int(w.npos.Load()) }
+
+func (w *jpegWorker) finished() bool {
+	select {
+	case <-w.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// offsets are what to add to the helper's DC values from record r on:
+// the first decoder's predictors minus the helper's just before r.
+func (w *jpegWorker) offsets(r int, pred [4]int32, compOf []int) (o [4]int32) {
+	bpm := len(compOf)
+	j := int(w.jj[r])
+	var seen [4]bool
+	for k := 1; k <= bpm; k++ {
+		i := compOf[(j-k%bpm+bpm)%bpm]
+		if seen[i] {
+			continue
+		}
+		seen[i] = true
+		var before int32
+		if r-k >= 0 {
+			before = w.dc[r-k]
+		}
+		o[i] = pred[i] - before
+	}
+	return o
+}
+
+// jpegDebug, for tests, hears where the helper's blocks took over (-1:
+// never).
+var jpegDebug = func(handoff, total, syncIdx int) {}
