@@ -341,29 +341,32 @@ func slicesRepeat(v, n int) []int {
 }
 
 // meet looks for the helper's record at bit position p with block index
-// j. *idx walks forward through the records; it becomes -1 when the
-// records are exhausted without a meeting.
+// j. *idx walks forward through the records; it becomes -1 when they are
+// exhausted without a meeting. Past the helper's latest record it waits
+// for the helper, which is busy recording: skipping ahead would miss the
+// meeting.
 func (w *jpegWorker) meet(p int64, j int, idx *int) (int, bool) {
-	if *idx < 0 || len(w.pos) == 0 {
+	if *idx < 0 {
 		return 0, false
 	}
-	// The records are written by the helper; read them only once it has
-	// published them, which it does by finishing. Before that, look only
-	// at positions it recorded up to a snapshot.
-	n := w.snapshot()
-	for *idx < n && w.pos[*idx] < p {
-		(*idx)++
-	}
-	if *idx >= n {
-		if n >= jpegSyncBlocks || w.finished() {
-			*idx = -1
+	for {
+		fin := w.finished() // before the snapshot, so that it is final
+		n := w.snapshot()
+		for *idx < n && w.pos[*idx] < p {
+			(*idx)++
 		}
-		return 0, false
+		if *idx < n {
+			if w.pos[*idx] == p && int(w.jj[*idx]) == j {
+				return *idx, true
+			}
+			return 0, false
+		}
+		if n >= jpegSyncBlocks || fin {
+			*idx = -1
+			return 0, false
+		}
+		runtime.Gosched()
 	}
-	if w.pos[*idx] == p && int(w.jj[*idx]) == j {
-		return *idx, true
-	}
-	return 0, false
 }
 
 var jpegUnitQuant = func() (q [64]int32) {
