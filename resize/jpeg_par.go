@@ -44,9 +44,9 @@ type jpegWorker struct {
 	posBase int64
 
 	dc   []int32
-	ac   [][3]int16 // 1/4 only: zigzag 1, 2, 4, quantised
-	pos  []int64    // bit position of the first records' block starts (-1: unusable)
-	jj   []uint8    // their block-in-MCU index
+	ac   [][3]int16   // 1/4 only: zigzag 1, 2, 4, quantised
+	pos  []int64      // bit position of the first records' block starts (-1: unusable)
+	jj   []uint8      // their block-in-MCU index
 	npos atomic.Int64 // how many of pos and jj are written
 	done chan struct{}
 	stop atomic.Bool
