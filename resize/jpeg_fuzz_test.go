@@ -26,13 +26,13 @@ func FuzzJPEG(f *testing.F) {
 	f.Add(acOnlyBomb(64, 3))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, cfgErr := jpeg.DecodeConfig(bytes.NewReader(data))
-		if cfgErr == nil && cfg.Width*cfg.Height > 1<<20 {
+		if cfgErr == nil && cfg.Width*cfg.Height > 1<<16 {
 			return
 		}
 		d, err := newJPEGDecoder(bytes.NewReader(data))
 		if err == nil {
 			inf := d.info()
-			if inf.width*inf.height > 1<<20 {
+			if inf.width*inf.height > 1<<16 {
 				return
 			}
 		}
