@@ -28,13 +28,26 @@ var benchJPEGs = sync.OnceValue(func() map[string][]byte {
 })
 
 // BenchmarkJPEGDecode decodes each source into a discarding sink at 1/8
-// and 1/1, and with image/jpeg.Decode, so one run gives the ratios.
+// (on two cores and on one), 1/4, 1/2 and 1/1, and with
+// image/jpeg.Decode, so one run gives the ratios.
 func BenchmarkJPEGDecode(b *testing.B) {
 	srcs := benchJPEGs()
 	for _, name := range []string{"12MP", "48MP"} {
 		data := srcs[name]
-		for _, scale := range []int{8, 1} {
-			b.Run(name+"/scale"+string(rune('0'+scale)), func(b *testing.B) {
+		for _, c := range []struct {
+			scale   int
+			oneCore bool
+		}{{8, false}, {8, true}, {4, false}, {2, false}, {1, false}} {
+			scale := c.scale
+			sub := name + "/scale" + string(rune('0'+scale))
+			if c.oneCore {
+				sub += "-onecore"
+			}
+			b.Run(sub, func(b *testing.B) {
+				if c.oneCore {
+					defer func(p int64) { jpegParPixels = p }(jpegParPixels)
+					jpegParPixels = 1 << 62
+				}
 				b.ReportAllocs()
 				b.SetBytes(int64(len(data)))
 				for b.Loop() {

@@ -65,11 +65,17 @@ func (d *jpegDecoder) slurp() (int, error) {
 	s := &d.src
 	rest := s.buf[s.i:s.j]
 	if s.r != nil && s.err == nil {
-		more, err := io.ReadAll(s.r)
-		if err != nil {
+		// Readers that know their length (bytes.Reader and the like)
+		// get one allocation.
+		size := len(rest) + 512
+		if l, ok := s.r.(interface{ Len() int }); ok {
+			size += l.Len()
+		}
+		b := bytes.NewBuffer(append(make([]byte, 0, size), rest...))
+		if _, err := b.ReadFrom(s.r); err != nil {
 			return 0, jpegSourceErr(err)
 		}
-		rest = append(bytes.Clone(rest), more...)
+		rest = b.Bytes()
 	}
 	s.buf, s.i, s.j, s.r = rest, 0, len(rest), nil
 	if s.err == nil {
@@ -411,3 +417,118 @@ func (w *jpegWorker) offsets(r int, pred [4]int32, compOf []int) (o [4]int32) {
 // jpegDebug, for tests, hears where the helper's blocks took over (-1:
 // never).
 var jpegDebug = func(handoff, total, syncIdx int) {}
+
+// canPipeline reports whether decodeStreaming at 1/2 or 1/1 should
+// entropy-decode on a second goroutine while the caller's runs the IDCT
+// and colour conversion: there a block's coefficients are too many to
+// keep for the whole second half of the image, but one MCU row of them
+// is small.
+func (d *jpegDecoder) canPipeline(scale int) bool {
+	return (scale == 1 || scale == 2) && runtime.GOMAXPROCS(0) >= 2 &&
+		int64(d.hdr.width)*int64(d.hdr.height) >= jpegParPixels
+}
+
+// jpegRowBufs is how many MCU rows of coefficients the pipeline holds.
+const jpegRowBufs = 3
+
+type jpegCoefRow struct {
+	blk []([64]int32) // mcux * blocks an MCU
+	err error         // set on the last row sent when decoding failed
+}
+
+// decodePipelined is decodeStreaming with entropy decoding on its own
+// goroutine, handing over one MCU row of coefficients at a time.
+func (d *jpegDecoder) decodePipelined(ctx context.Context, o *jpegOut, scale int) error {
+	if err := d.checkTables(); err != nil {
+		return err
+	}
+	sc := &d.scan
+	bpm := 0
+	var compOf, bxOf, byOf [40]int
+	for i := range sc.n {
+		c := &d.comps[sc.comp[i]]
+		for by := range c.v {
+			for bx := range c.h {
+				compOf[bpm], bxOf[bpm], byOf[bpm] = i, bx, by
+				bpm++
+			}
+		}
+	}
+	full := make(chan *jpegCoefRow, jpegRowBufs)
+	free := make(chan *jpegCoefRow, jpegRowBufs)
+	for range jpegRowBufs {
+		free <- &jpegCoefRow{blk: make([][64]int32, d.mcux*bpm)}
+	}
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	defer func() {
+		close(quit)
+		<-done
+	}()
+	go func() {
+		defer close(done)
+		defer close(full)
+		ps, pos, kmax := d.seqSetup(scale)
+		rst, mcu := 0, 0
+		for range d.mcuy {
+			var row *jpegCoefRow
+			select {
+			case row = <-free:
+			case <-quit:
+				return
+			}
+			for mx := range d.mcux {
+				if d.ri > 0 && mcu > 0 && mcu%d.ri == 0 {
+					if row.err = d.restart(&rst); row.err != nil {
+						break
+					}
+				}
+				for j := range bpm {
+					i := compOf[j]
+					blk := &row.blk[mx*bpm+j]
+					if row.err = d.seqBlock(ps[i].dc, ps[i].ac, &d.pred[i], blk, ps[i].q, pos, kmax); row.err != nil {
+						break
+					}
+				}
+				if row.err != nil {
+					break
+				}
+				mcu++
+				if d.bits.overrun() {
+					row.err = d.shortData()
+					break
+				}
+			}
+			select {
+			case full <- row:
+			case <-quit:
+				return
+			}
+			if row.err != nil {
+				return
+			}
+		}
+	}()
+	for range d.mcuy {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		row, ok := <-full
+		if !ok {
+			return jpegCorrupt("pipeline ended early") // not reached: errors come in a row
+		}
+		if row.err != nil {
+			return row.err
+		}
+		for mx := range d.mcux {
+			for j := range bpm {
+				i := sc.comp[compOf[j]]
+				o.put(i, mx*d.comps[i].h+bxOf[j], byOf[j], &row.blk[mx*bpm+j])
+			}
+		}
+		o.flush()
+		free <- row
+	}
+	<-done // the decoder's state is ours again
+	return d.finish(ctx)
+}

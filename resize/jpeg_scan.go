@@ -114,9 +114,12 @@ func (d *jpegDecoder) decode(ctx context.Context, scale int, budget int64, sink 
 	if d.buffered {
 		err = d.decodeBuffered(ctx, o, scale)
 	} else {
-		if d.canSplit(scale) {
+		switch {
+		case d.canSplit(scale):
 			err = d.decodeSplit(ctx, o, scale)
-		} else {
+		case d.canPipeline(scale):
+			err = d.decodePipelined(ctx, o, scale)
+		default:
 			err = d.decodeStreaming(ctx, o, scale)
 		}
 	}
