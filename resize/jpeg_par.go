@@ -59,23 +59,32 @@ func (d *jpegDecoder) canSplit(scale int) bool {
 		int64(d.hdr.width)*int64(d.hdr.height) >= jpegParPixels && d.scan.n == d.ncomp
 }
 
-// slurp reads the rest of the input into memory and returns the end of
-// the first scan's entropy-coded data (the offset of the marker after it).
-func (d *jpegDecoder) slurp() (int, error) {
+// slurp reads the rest of the input into memory, at most budget bytes,
+// and returns the end of the first scan's entropy-coded data (the offset
+// of the marker after it). ok is false when the input is longer than the
+// budget: what was read then stays buffered and decoding streams on.
+func (d *jpegDecoder) slurp(budget int64) (end int, ok bool, err error) {
 	s := &d.src
 	rest := s.buf[s.i:s.j]
 	if s.r != nil && s.err == nil {
 		// Readers that know their length (bytes.Reader and the like)
 		// get one allocation.
-		size := len(rest) + 512
+		size := int64(len(rest)) + 512
 		if l, ok := s.r.(interface{ Len() int }); ok {
-			size += l.Len()
+			size += int64(l.Len())
+		}
+		if size > budget {
+			return 0, false, nil
 		}
 		b := bytes.NewBuffer(append(make([]byte, 0, size), rest...))
-		if _, err := b.ReadFrom(s.r); err != nil {
-			return 0, jpegSourceErr(err)
+		if _, err := b.ReadFrom(io.LimitReader(s.r, budget-int64(len(rest)))); err != nil {
+			return 0, false, jpegSourceErr(err)
 		}
-		rest = b.Bytes()
+		s.buf, s.i, s.j = b.Bytes(), 0, b.Len()
+		if int64(b.Len()) >= budget {
+			return 0, false, nil
+		}
+		rest = s.buf
 	}
 	s.buf, s.i, s.j, s.r = rest, 0, len(rest), nil
 	if s.err == nil {
@@ -84,27 +93,30 @@ func (d *jpegDecoder) slurp() (int, error) {
 	for i := 0; ; {
 		k := bytes.IndexByte(rest[i:], 0xff)
 		if k < 0 {
-			return len(rest), nil
+			return len(rest), true, nil
 		}
 		i += k
 		if i+1 >= len(rest) {
-			return len(rest), nil
+			return len(rest), true, nil
 		}
 		if m := rest[i+1]; m != 0 && m != 0xff && (m < jpegRST0 || m > jpegRST7) {
-			return i, nil
+			return i, true, nil
 		}
 		i++
 	}
 }
 
 // decodeSplit is decodeStreaming on two cores.
-func (d *jpegDecoder) decodeSplit(ctx context.Context, o *jpegOut, scale int) error {
+func (d *jpegDecoder) decodeSplit(ctx context.Context, o *jpegOut, scale int, budget int64) error {
 	if err := d.checkTables(); err != nil {
 		return err
 	}
-	end, err := d.slurp()
+	end, ok, err := d.slurp(budget / 2)
 	if err != nil {
 		return err
+	}
+	if !ok {
+		return d.decodeStreaming(ctx, o, scale)
 	}
 	data := d.src.buf
 	sc := &d.scan
@@ -121,7 +133,7 @@ func (d *jpegDecoder) decodeSplit(ctx context.Context, o *jpegOut, scale int) er
 		}
 	}
 	total := d.mcux * d.mcuy * bpm
-	w := d.startWorker(data, end, scale, bpm, total)
+	w := d.startWorker(data, end, scale, bpm, total, budget/2)
 	if w == nil {
 		err := d.streamRows(ctx, o, scale, 0, d.mcuy)
 		if err != nil {
@@ -217,7 +229,7 @@ func (d *jpegDecoder) bitPos() int64 {
 
 // startWorker starts the helper on the second half, or returns nil when
 // the scan is too short to split.
-func (d *jpegDecoder) startWorker(data []byte, end, scale, bpm, total int) *jpegWorker {
+func (d *jpegDecoder) startWorker(data []byte, end, scale, bpm, total int, budget int64) *jpegWorker {
 	mid := end / 2
 	if end < jpegParBytes {
 		return nil
@@ -272,11 +284,11 @@ func (d *jpegDecoder) startWorker(data []byte, end, scale, bpm, total int) *jpeg
 	h.bits = jpegBits{}
 	h.pred = [4]int32{}
 	h.eobrun = 0
-	go w.run(scale, bpm, total, mcu0)
+	go w.run(scale, bpm, total, mcu0, budget)
 	return w
 }
 
-func (w *jpegWorker) run(scale, bpm, total, mcu0 int) {
+func (w *jpegWorker) run(scale, bpm, total, mcu0 int, budget int64) {
 	defer close(w.done)
 	h := w.h
 	ps, _, kmax := h.seqSetup(scale)
@@ -287,13 +299,16 @@ func (w *jpegWorker) run(scale, bpm, total, mcu0 int) {
 		c := &h.comps[sc.comp[i]]
 		compOf = append(compOf, slicesRepeat(i, c.h*c.v)...)
 	}
-	// At most the blocks after the start; without a known start, the
-	// image's (its start is somewhere in the second half).
+	// At most the blocks after the start, and no more than the budget
+	// holds: a block can cost a single bit, so the data does not bound
+	// them. Past that the first decoder finishes alone.
 	limit := total - w.block0
-	w.dc = make([]int32, 0, limit)
+	per := int64(4)
 	if scale == 4 {
-		w.ac = make([][3]int16, 0, limit)
+		per += 6
 	}
+	limit = int(min(int64(limit), budget/per))
+	w.dc = make([]int32, 0, min(limit, 1<<16))
 	rst := (mcu0 / max(h.ri, 1)) & 7
 	for n := 0; n < limit; n++ {
 		j := n % bpm

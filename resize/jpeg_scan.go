@@ -116,7 +116,7 @@ func (d *jpegDecoder) decode(ctx context.Context, scale int, budget int64, sink 
 	} else {
 		switch {
 		case d.canSplit(scale):
-			err = d.decodeSplit(ctx, o, scale)
+			err = d.decodeSplit(ctx, o, scale, budget)
 		case d.canPipeline(scale):
 			err = d.decodePipelined(ctx, o, scale)
 		default:

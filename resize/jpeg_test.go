@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"image"
 	"image/jpeg"
 	"math"
@@ -764,17 +765,26 @@ func TestJPEGSplit(t *testing.T) {
 	defer func(f func(int, int, int)) { jpegDebug = f }(jpegDebug)
 	handoff := -1
 	jpegDebug = func(h, total, syncIdx int) { handoff = h }
-	for _, c := range []struct {
+	type splitCase struct {
 		name string
 		data []byte
 		must bool
-	}{
+	}
+	var more []splitCase
+	for i, sz := range [][2]int{{301, 203}, {640, 480}, {517, 389}, {800, 150}} {
+		var b bytes.Buffer
+		if err := jpeg.Encode(&b, smoothPhoto(sz[0], sz[1], uint64(i)), &jpeg.Options{Quality: 50 + 10*i}); err != nil {
+			t.Fatal(err)
+		}
+		more = append(more, splitCase{fmt.Sprint(sz), b.Bytes(), false})
+	}
+	for _, c := range append([]splitCase{
 		{"big", bigJPEG(), true},
 		{"rst-5.jpg", readJPEGFixture(t, "rst-5.jpg"), true},
 		{"rst-row.jpg", readJPEGFixture(t, "rst-row.jpg"), true},
 		{"rst-grey.jpg", readJPEGFixture(t, "rst-grey.jpg"), true},
 		{"b420.jpg", readJPEGFixture(t, "b420.jpg"), false},
-	} {
+	}, more...) {
 		for _, scale := range []int{8, 4} {
 			jpegParPixels, jpegParBytes = 1<<62, 0
 			want, _, _, _, err := decodeJPEG(c.data, scale)
@@ -792,6 +802,29 @@ func TestJPEGSplit(t *testing.T) {
 			if c.must && handoff < 0 {
 				t.Errorf("%s 1/%d: helper not used (%d)", c.name, scale, handoff)
 			}
+		}
+	}
+}
+
+// TestJPEGSplitBudget: with too little budget to hold the scan's bytes
+// the two-core path falls back to streaming, with the same result.
+func TestJPEGSplitBudget(t *testing.T) {
+	data := bigJPEG()
+	want, w, _, _, err := decodeJPEG(data, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []io.Reader{bytes.NewReader(data), io.MultiReader(bytes.NewReader(data))} {
+		d, err := newJPEGDecoder(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &collectSink{w: w, ch: 3}
+		if err := d.decode(context.Background(), 8, 64<<10, s); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(s.pix, want) {
+			t.Errorf("%T: decode within a small budget differs", r)
 		}
 	}
 }
