@@ -8,6 +8,7 @@ import (
 	"image/jpeg"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
@@ -36,11 +37,19 @@ func FuzzJPEG(f *testing.F) {
 				return
 			}
 		}
-		// Every scale: no panic, errors are ours.
+		// Every scale: no panic, errors are ours, and the two-core
+		// paths (forced on, whatever the size) give what one core gives.
 		for _, scale := range []int{8, 4, 2} {
-			if d, err := newJPEGDecoder(bytes.NewReader(data)); err == nil {
-				err = d.decode(context.Background(), scale, 64<<20, discardSink{})
-				checkJPEGErr(t, err)
+			pix, _, _, _, err := decodeJPEG(data, scale)
+			checkJPEGErr(t, err)
+			if errors.Is(err, ErrUnsupported) || runtime.GOMAXPROCS(0) < 2 {
+				continue
+			}
+			jpegParPixels, jpegParBytes = 0, 0
+			pix2, _, _, _, err2 := decodeJPEG(data, scale)
+			jpegParPixels, jpegParBytes = 1<<20, 2048
+			if (err == nil) != (err2 == nil) || !bytes.Equal(pix, pix2) {
+				t.Fatalf("1/%d: one core: %v; two: %v; pixels equal: %v", scale, err, err2, bytes.Equal(pix, pix2))
 			}
 		}
 		var planes [][]byte

@@ -212,10 +212,12 @@ func (d *jpegDecoder) decodeSplit(ctx context.Context, o *jpegOut, scale int, bu
 	}
 	jpegDebug(handoff, total, syncIdx)
 	if handoff >= 0 {
-		if w.err != nil {
-			return w.err
-		}
+		// The helper's blocks were all decoded cleanly; what it met
+		// after them (trailing bytes, or the data's end) is no error of
+		// the image's.
 		d.src.i = end
+		d.eobrun = w.h.eobrun
+		d.wild = d.wild || w.h.wild
 	}
 	return d.finish(ctx)
 }
@@ -231,7 +233,7 @@ func (d *jpegDecoder) bitPos() int64 {
 // the scan is too short to split.
 func (d *jpegDecoder) startWorker(data []byte, end, scale, bpm, total int, budget int64) *jpegWorker {
 	mid := end / 2
-	if end < jpegParBytes {
+	if mid < 1 || end < jpegParBytes {
 		return nil
 	}
 	h := new(jpegDecoder)
