@@ -166,7 +166,9 @@ func (d *jpegDecoder) decodeSplit(ctx context.Context, o *jpegOut, scale int, bu
 				i := compOf[j]
 				if handoff < 0 && w != nil {
 					if w.known && gb == w.block0 {
-						<-w.done
+						if err := w.wait(ctx); err != nil {
+							return err
+						}
 						if len(w.dc) >= total-gb {
 							handoff, rec0 = gb, 0
 						} else {
@@ -174,7 +176,9 @@ func (d *jpegDecoder) decodeSplit(ctx context.Context, o *jpegOut, scale int, bu
 						}
 					} else if !w.known && d.eobrun == 0 {
 						if r, ok := w.meet(d.bitPos(), j, &syncIdx); ok {
-							<-w.done
+							if err := w.wait(ctx); err != nil {
+								return err
+							}
 							if len(w.dc)-r >= total-gb {
 								handoff, rec0 = gb, r
 								offs = w.offsets(r, d.pred, compOf[:bpm])
@@ -398,6 +402,16 @@ var jpegUnitQuant = func() (q [64]int32) {
 	}
 	return q
 }()
+
+// wait waits for the helper to finish, or for ctx.
+func (w *jpegWorker) wait(ctx context.Context) error {
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 func (w *jpegWorker) snapshot() int { return int(w.npos.Load()) }
 
