@@ -42,79 +42,101 @@ func clampSample(v int32) byte {
 }
 
 // idct8 transforms blk (natural order, dequantised) into 8x8 samples at
-// dst with the given stride, and clears blk for the next block.
+// dst with the given stride, and clears blk for the next block. Both
+// passes are written out in full: as a called function the 1-D transform
+// cost a third more.
 func idct8(blk *[64]int32, dst []byte, stride int) {
 	var ws [64]int32
 	for col := range 8 {
-		if blk[8+col]|blk[16+col]|blk[24+col]|blk[32+col]|blk[40+col]|blk[48+col]|blk[56+col] == 0 {
-			dc := blk[col] << idctPass1
-			for r := range 8 {
-				ws[8*r+col] = dc
-			}
+		c := blk[col : col+57 : col+57]
+		if c[8]|c[16]|c[24]|c[32]|c[40]|c[48]|c[56] == 0 {
+			dc := c[0] << idctPass1
+			ws[col], ws[8+col], ws[16+col], ws[24+col] = dc, dc, dc, dc
+			ws[32+col], ws[40+col], ws[48+col], ws[56+col] = dc, dc, dc, dc
 			continue
 		}
-		var o [8]int32
-		idct1d(blk[col], blk[8+col], blk[16+col], blk[24+col], blk[32+col], blk[40+col], blk[48+col], blk[56+col], &o)
+		// Even part.
+		z1 := (c[16] + c[48]) * fix0_541196100
+		t2 := z1 - c[48]*fix1_847759065
+		t3 := z1 + c[16]*fix0_765366865
+		t0 := (c[0] + c[32]) << idctBits
+		t1 := (c[0] - c[32]) << idctBits
+		t10, t13 := t0+t3, t0-t3
+		t11, t12 := t1+t2, t1-t2
+		// Odd part.
+		a0, a1, a2, a3 := c[56], c[40], c[24], c[8]
+		z1 = a0 + a3
+		z2 := a1 + a2
+		z3 := a0 + a2
+		z4 := a1 + a3
+		z5 := (z3 + z4) * fix1_175875602
+		a0 *= fix0_298631336
+		a1 *= fix2_053119869
+		a2 *= fix3_072711026
+		a3 *= fix1_501321110
+		z1 *= -fix0_899976223
+		z2 *= -fix2_562915447
+		z3 = z3*-fix1_961570560 + z5
+		z4 = z4*-fix0_390180644 + z5
+		a0 += z1 + z3
+		a1 += z2 + z4
+		a2 += z2 + z3
+		a3 += z1 + z4
 		const round, shift = 1 << (idctBits - idctPass1 - 1), idctBits - idctPass1
-		for r := range 8 {
-			ws[8*r+col] = (o[r] + round) >> shift
-		}
+		ws[col] = (t10 + a3 + round) >> shift
+		ws[56+col] = (t10 - a3 + round) >> shift
+		ws[8+col] = (t11 + a2 + round) >> shift
+		ws[48+col] = (t11 - a2 + round) >> shift
+		ws[16+col] = (t12 + a1 + round) >> shift
+		ws[40+col] = (t12 - a1 + round) >> shift
+		ws[24+col] = (t13 + a0 + round) >> shift
+		ws[32+col] = (t13 - a0 + round) >> shift
 	}
 	*blk = [64]int32{}
 	for r := range 8 {
-		row := ws[8*r : 8*r+8 : 8*r+8]
+		w := ws[8*r : 8*r+8 : 8*r+8]
 		out := dst[r*stride : r*stride+8 : r*stride+8]
-		if row[1]|row[2]|row[3]|row[4]|row[5]|row[6]|row[7] == 0 {
-			v := clampSample((row[0]+1<<(idctPass1+2))>>(idctPass1+3) + 128)
-			for i := range out {
-				out[i] = v
-			}
+		if w[1]|w[2]|w[3]|w[4]|w[5]|w[6]|w[7] == 0 {
+			v := clampSample((w[0]+1<<(idctPass1+2))>>(idctPass1+3) + 128)
+			out[0], out[1], out[2], out[3], out[4], out[5], out[6], out[7] = v, v, v, v, v, v, v, v
 			continue
 		}
-		var o [8]int32
-		idct1d(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], &o)
-		const round, shift = 1 << (idctBits + idctPass1 + 2), idctBits + idctPass1 + 3
-		for i := range out {
-			out[i] = clampSample((o[i]+round)>>shift + 128)
-		}
+		// The +128 level shift rides in the rounding constant.
+		const round, shift = 1<<(idctBits+idctPass1+2) + 128<<(idctBits+idctPass1+3), idctBits + idctPass1 + 3
+		z1 := (w[2] + w[6]) * fix0_541196100
+		t2 := z1 - w[6]*fix1_847759065
+		t3 := z1 + w[2]*fix0_765366865
+		t0 := (w[0]+w[4])<<idctBits + round
+		t1 := (w[0]-w[4])<<idctBits + round
+		t10, t13 := t0+t3, t0-t3
+		t11, t12 := t1+t2, t1-t2
+		a0, a1, a2, a3 := w[7], w[5], w[3], w[1]
+		z1 = a0 + a3
+		z2 := a1 + a2
+		z3 := a0 + a2
+		z4 := a1 + a3
+		z5 := (z3 + z4) * fix1_175875602
+		a0 *= fix0_298631336
+		a1 *= fix2_053119869
+		a2 *= fix3_072711026
+		a3 *= fix1_501321110
+		z1 *= -fix0_899976223
+		z2 *= -fix2_562915447
+		z3 = z3*-fix1_961570560 + z5
+		z4 = z4*-fix0_390180644 + z5
+		a0 += z1 + z3
+		a1 += z2 + z4
+		a2 += z2 + z3
+		a3 += z1 + z4
+		out[0] = clampSample((t10 + a3) >> shift)
+		out[7] = clampSample((t10 - a3) >> shift)
+		out[1] = clampSample((t11 + a2) >> shift)
+		out[6] = clampSample((t11 - a2) >> shift)
+		out[2] = clampSample((t12 + a1) >> shift)
+		out[5] = clampSample((t12 - a1) >> shift)
+		out[3] = clampSample((t13 + a0) >> shift)
+		out[4] = clampSample((t13 - a0) >> shift)
 	}
-}
-
-// idct1d is one 8-point LLM pass; outputs are scaled by 2^13 * sqrt(8).
-func idct1d(i0, i1, i2, i3, i4, i5, i6, i7 int32, o *[8]int32) {
-	// Even part.
-	z1 := (i2 + i6) * fix0_541196100
-	t2 := z1 - i6*fix1_847759065
-	t3 := z1 + i2*fix0_765366865
-	t0 := (i0 + i4) << idctBits
-	t1 := (i0 - i4) << idctBits
-	t10, t13 := t0+t3, t0-t3
-	t11, t12 := t1+t2, t1-t2
-
-	// Odd part.
-	a0, a1, a2, a3 := i7, i5, i3, i1
-	z1 = a0 + a3
-	z2 := a1 + a2
-	z3 := a0 + a2
-	z4 := a1 + a3
-	z5 := (z3 + z4) * fix1_175875602
-	a0 *= fix0_298631336
-	a1 *= fix2_053119869
-	a2 *= fix3_072711026
-	a3 *= fix1_501321110
-	z1 *= -fix0_899976223
-	z2 *= -fix2_562915447
-	z3 = z3*-fix1_961570560 + z5
-	z4 = z4*-fix0_390180644 + z5
-	a0 += z1 + z3
-	a1 += z2 + z4
-	a2 += z2 + z3
-	a3 += z1 + z4
-
-	o[0], o[7] = t10+a3, t10-a3
-	o[1], o[6] = t11+a2, t11-a2
-	o[2], o[5] = t12+a1, t12-a1
-	o[3], o[4] = t13+a0, t13-a0
 }
 
 // idctW[s][u][m] is the weight of coefficient u for reduced sample m, for

@@ -94,6 +94,19 @@ func (o *jpegOut) flush() {
 		return
 	}
 	ow := o.ow
+	if o.model == jpegYCbCr && o.hr[0] == 1 && o.vr[0] == 1 && o.hr[1] == 2 && o.hr[2] == 2 {
+		// 4:2:0 and 4:2:2, most photos: chroma is not replicated into
+		// a row of its own but used for two pixels at once.
+		for r := range n {
+			yccRow2(o.band[r*ow*3:(r+1)*ow*3],
+				o.planes[0][r*o.stride[0]:][:ow],
+				o.planes[1][r/o.vr[1]*o.stride[1]:][:(ow+1)/2],
+				o.planes[2][r/o.vr[2]*o.stride[2]:][:(ow+1)/2])
+		}
+		o.sink.rows(o.y, n, o.band, ow*3)
+		o.y += n
+		return
+	}
 	var rows [4][]byte
 	for r := range n {
 		for c := range d.ncomp {
@@ -165,6 +178,39 @@ func yccRow(dst, y, cb, cr []byte) {
 		}
 		d := dst[3*i : 3*i+3 : 3*i+3]
 		d[0], d[1], d[2] = uint8(r), uint8(g), uint8(b)
+	}
+}
+
+// yccRow2 is yccRow with chroma at half the width.
+func yccRow2(dst, y, cb, cr []byte) {
+	cr = cr[:len(cb)]
+	for i := range cb {
+		b1 := int32(cb[i]) - 128
+		r1 := int32(cr[i]) - 128
+		rt := 91881 * r1
+		gt := -22554*b1 - 46802*r1
+		bt := 116130 * b1
+		for x := 2 * i; x < 2*i+2 && x < len(y); x++ {
+			yy := int32(y[x]) * 0x10101
+			r, g, b := yy+rt, yy+gt, yy+bt
+			if uint32(r)&0xff000000 == 0 {
+				r >>= 16
+			} else {
+				r = ^(r >> 31)
+			}
+			if uint32(g)&0xff000000 == 0 {
+				g >>= 16
+			} else {
+				g = ^(g >> 31)
+			}
+			if uint32(b)&0xff000000 == 0 {
+				b >>= 16
+			} else {
+				b = ^(b >> 31)
+			}
+			d := dst[3*x : 3*x+3 : 3*x+3]
+			d[0], d[1], d[2] = uint8(r), uint8(g), uint8(b)
+		}
 	}
 }
 
