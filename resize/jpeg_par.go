@@ -9,10 +9,11 @@ import (
 )
 
 // Two-core decoding of a single-scan sequential file at 1/8 and 1/4. The
-// scan's bytes are read into memory (the caller's byte cap bounds them),
-// and a helper goroutine decodes the second half while the caller's
-// goroutine decodes the first, keeping for each block only what the scale
-// uses (the DC, plus three AC coefficients at 1/4).
+// scan's bytes are read into memory, if they fit in half the decode
+// budget (else decoding streams on one core), and a helper goroutine
+// decodes the second half while the caller's goroutine decodes the first,
+// keeping for each block only what the scale uses (the DC, plus three AC
+// coefficients at 1/4), within the other half of the budget.
 //
 // With restart intervals the helper starts at the restart marker nearest
 // the middle, whose MCU number is known. Without them it starts
