@@ -183,35 +183,32 @@ func yccRow(dst, y, cb, cr []byte) {
 
 // yccRow2 is yccRow with chroma at half the width.
 func yccRow2(dst, y, cb, cr []byte) {
-	cr = cr[:len(cb)]
-	for i := range cb {
+	n := len(y) / 2
+	cb, cr = cb[:(len(y)+1)/2], cr[:(len(y)+1)/2]
+	dst = dst[:3*len(y)]
+	for i := range n {
 		b1 := int32(cb[i]) - 128
 		r1 := int32(cr[i]) - 128
 		rt := 91881 * r1
 		gt := -22554*b1 - 46802*r1
 		bt := 116130 * b1
-		for x := 2 * i; x < 2*i+2 && x < len(y); x++ {
-			yy := int32(y[x]) * 0x10101
-			r, g, b := yy+rt, yy+gt, yy+bt
-			if uint32(r)&0xff000000 == 0 {
-				r >>= 16
-			} else {
-				r = ^(r >> 31)
-			}
-			if uint32(g)&0xff000000 == 0 {
-				g >>= 16
-			} else {
-				g = ^(g >> 31)
-			}
-			if uint32(b)&0xff000000 == 0 {
-				b >>= 16
-			} else {
-				b = ^(b >> 31)
-			}
-			d := dst[3*x : 3*x+3 : 3*x+3]
-			d[0], d[1], d[2] = uint8(r), uint8(g), uint8(b)
-		}
+		y0 := int32(y[2*i]) * 0x10101
+		y1 := int32(y[2*i+1]) * 0x10101
+		d := dst[6*i : 6*i+6 : 6*i+6]
+		d[0], d[1], d[2] = clampYCC(y0+rt), clampYCC(y0+gt), clampYCC(y0+bt)
+		d[3], d[4], d[5] = clampYCC(y1+rt), clampYCC(y1+gt), clampYCC(y1+bt)
 	}
+	if len(y)&1 != 0 {
+		yccRow(dst[6*n:], y[2*n:], cb[n:], cr[n:])
+	}
+}
+
+// clampYCC is image/color's clamp of a 16.16 fixed-point result.
+func clampYCC(v int32) uint8 {
+	if uint32(v)&0xff000000 == 0 {
+		return uint8(v >> 16)
+	}
+	return uint8(^(v >> 31))
 }
 
 func rgbRow(dst, r, g, b []byte) {
