@@ -86,12 +86,16 @@ type jpegSource struct {
 	r    io.Reader // nil when buf holds all there is
 	buf  []byte
 	i, j int
-	err  error // sticky read error
+	err  error     // sticky read error
+	fill *jpegFill // when set, buf is being filled by another goroutine
 }
 
 // more reads at least one byte more into buf, keeping buf[i:j]. It
 // returns false at the end of input (s.err says why).
 func (s *jpegSource) more() bool {
+	if s.fill != nil {
+		return s.waitFill()
+	}
 	if s.err != nil || s.r == nil {
 		if s.err == nil {
 			s.err = io.EOF

@@ -3,6 +3,7 @@ package resize
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"runtime"
 	"sync/atomic"
@@ -41,6 +42,7 @@ type jpegWorker struct {
 	h *jpegDecoder // the helper's own decoder state
 
 	known   bool // started at a restart marker: first block known
+	gaveUp  bool // the first decoder no longer looks at it
 	block0  int  // if known, the global block index of record 0
 	posBase int64
 
@@ -60,48 +62,133 @@ func (d *jpegDecoder) canSplit(scale int) bool {
 		int64(d.hdr.width)*int64(d.hdr.height) >= jpegParPixels && d.scan.n == d.ncomp
 }
 
-// slurp reads the rest of the input into memory, at most budget bytes,
-// and returns the end of the first scan's entropy-coded data (the offset
-// of the marker after it). ok is false when the input is longer than the
+// slurp makes the rest of the input a byte slice in d.src.buf, the
+// scan's start at offset 0, if it fits in budget bytes. A reader that
+// knows its length (bytes.Reader and the like: it never blocks) is read
+// on a filler goroutine while decoding starts, into one allocation;
+// another is read here. ok is false when the input is longer than the
 // budget: what was read then stays buffered and decoding streams on.
-func (d *jpegDecoder) slurp(budget int64) (end int, ok bool, err error) {
+func (d *jpegDecoder) slurp(budget int64) (f *jpegFill, ok bool, err error) {
 	s := &d.src
 	rest := s.buf[s.i:s.j]
-	if s.r != nil && s.err == nil {
-		// Readers that know their length (bytes.Reader and the like)
-		// get one allocation.
-		size := int64(len(rest)) + 512
-		if l, ok := s.r.(interface{ Len() int }); ok {
-			size += int64(l.Len())
-		}
-		if size > budget {
-			return 0, false, nil
-		}
-		b := bytes.NewBuffer(append(make([]byte, 0, size), rest...))
-		if _, err := b.ReadFrom(io.LimitReader(s.r, budget-int64(len(rest)))); err != nil {
-			return 0, false, jpegSourceErr(err)
-		}
-		s.buf, s.i, s.j = b.Bytes(), 0, b.Len()
-		if int64(b.Len()) >= budget {
-			return 0, false, nil
-		}
-		rest = s.buf
+	if s.r == nil || s.err != nil {
+		s.buf, s.i, s.j = rest, 0, len(rest)
+		return nil, true, nil
 	}
-	s.buf, s.i, s.j, s.r = rest, 0, len(rest), nil
+	if l, ok := s.r.(interface{ Len() int }); ok {
+		size := int64(len(rest)) + int64(l.Len()) + 512
+		if size > budget {
+			return nil, false, nil
+		}
+		buf := make([]byte, size)
+		f = &jpegFill{buf: buf, progress: make(chan struct{}, 1), done: make(chan struct{})}
+		copy(buf, rest)
+		f.n.Store(int64(len(rest)))
+		go f.run(s.r, len(rest))
+		s.buf, s.i, s.j, s.r, s.fill = buf, 0, len(rest), nil, f
+		return f, true, nil
+	}
+	b := bytes.NewBuffer(append(make([]byte, 0, len(rest)+64<<10), rest...))
+	if _, err := b.ReadFrom(io.LimitReader(s.r, budget-int64(len(rest)))); err != nil {
+		return nil, false, jpegSourceErr(err)
+	}
+	s.buf, s.i, s.j = b.Bytes(), 0, b.Len()
+	if int64(b.Len()) >= budget {
+		return nil, false, nil
+	}
+	s.r = nil
 	if s.err == nil {
 		s.err = io.EOF
 	}
-	for i := 0; ; {
-		k := bytes.IndexByte(rest[i:], 0xff)
+	return nil, true, nil
+}
+
+// jpegFill is the filler goroutine's buffer: buf[:n] is read.
+type jpegFill struct {
+	buf      []byte
+	n        atomic.Int64
+	err      error         // the reader's failure, set before done closes
+	progress chan struct{} // a token after each read
+	done     chan struct{}
+}
+
+func (f *jpegFill) run(r io.Reader, n int) {
+	defer close(f.done)
+	for idle := 0; ; {
+		if n == len(f.buf) {
+			f.err = errors.New("resize: jpeg source returned more than its Len")
+			return
+		}
+		k, err := r.Read(f.buf[n:min(n+256<<10, len(f.buf))])
+		n += k
+		f.n.Store(int64(n))
+		select {
+		case f.progress <- struct{}{}:
+		default:
+		}
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			f.err = err
+			return
+		}
+		if k == 0 {
+			if idle++; idle > 100 {
+				f.err = io.ErrNoProgress
+				return
+			}
+		}
+	}
+}
+
+func (f *jpegFill) complete() bool {
+	select {
+	case <-f.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// wait is more() for a source being filled: it waits for bytes past s.j.
+func (s *jpegSource) waitFill() bool {
+	f := s.fill
+	for {
+		if n := int(f.n.Load()); n > s.j {
+			s.j = n
+			return true
+		}
+		select {
+		case <-f.progress:
+		case <-f.done:
+			if int(f.n.Load()) > s.j {
+				continue
+			}
+			s.fill = nil
+			s.err = f.err
+			if s.err == nil {
+				s.err = io.EOF
+			}
+			return false
+		}
+	}
+}
+
+// scanEnd is the offset of the first marker other than RSTn at or after
+// from: where the scan's entropy-coded data ends.
+func scanEnd(data []byte, from int) int {
+	for i := from; ; {
+		k := bytes.IndexByte(data[i:], 0xff)
 		if k < 0 {
-			return len(rest), true, nil
+			return len(data)
 		}
 		i += k
-		if i+1 >= len(rest) {
-			return len(rest), true, nil
+		if i+1 >= len(data) {
+			return len(data)
 		}
-		if m := rest[i+1]; m != 0 && m != 0xff && (m < jpegRST0 || m > jpegRST7) {
-			return i, true, nil
+		if m := data[i+1]; m != 0 && m != 0xff && (m < jpegRST0 || m > jpegRST7) {
+			return i
 		}
 		i++
 	}
@@ -112,14 +199,18 @@ func (d *jpegDecoder) decodeSplit(ctx context.Context, o *jpegOut, scale int, bu
 	if err := d.checkTables(); err != nil {
 		return err
 	}
-	end, ok, err := d.slurp(budget / 2)
+	fill, ok, err := d.slurp(budget / 2)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return d.decodeStreaming(ctx, o, scale)
 	}
-	data := d.src.buf
+	if fill != nil {
+		// The filler never blocks (its reader is in memory); it is
+		// done soon after the last byte.
+		defer func() { <-fill.done }()
+	}
 	sc := &d.scan
 	bpm := 0
 	var compOf [40]int
@@ -134,18 +225,15 @@ func (d *jpegDecoder) decodeSplit(ctx context.Context, o *jpegOut, scale int, bu
 		}
 	}
 	total := d.mcux * d.mcuy * bpm
-	w := d.startWorker(data, end, scale, bpm, total, budget/2)
-	if w == nil {
-		err := d.streamRows(ctx, o, scale, 0, d.mcuy)
-		if err != nil {
-			return err
+	var w *jpegWorker
+	tried := false
+	end, scanned := -1, 0
+	defer func() {
+		if w != nil {
+			w.stop.Store(true)
+			<-w.done
 		}
-		return d.finish(ctx)
-	}
-	defer func(w *jpegWorker) {
-		w.stop.Store(true)
-		<-w.done
-	}(w)
+	}()
 
 	ps, pos, kmax := d.seqSetup(scale)
 	var blk [64]int32
@@ -153,9 +241,30 @@ func (d *jpegDecoder) decodeSplit(ctx context.Context, o *jpegOut, scale int, bu
 	var offs [4]int32
 	syncIdx := 0
 	rst, mcu, gb := 0, 0, 0
-	for range d.mcuy {
+	for my := range d.mcuy {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if !tried {
+			// Once the scan's bytes are all in, the helper takes the
+			// second half of what is left.
+			filled := d.src.j
+			if fill != nil {
+				filled = int(fill.n.Load())
+			}
+			if e := scanEnd(d.src.buf[:filled], max(scanned, d.src.i)); e < filled || fill == nil || fill.complete() {
+				if e >= filled {
+					d.src.waitFillDone()
+					filled = d.src.j
+					e = scanEnd(d.src.buf[:filled], max(scanned, d.src.i))
+				}
+				tried, end = true, e
+				if my < d.mcuy-1 {
+					w = d.startWorker(d.src.buf[:filled], d.src.i, end, scale, bpm, total, budget/2)
+				}
+			} else {
+				scanned = max(filled-1, 0)
+			}
 		}
 		for mx := range d.mcux {
 			if handoff < 0 && d.ri > 0 && mcu > 0 && mcu%d.ri == 0 {
@@ -165,7 +274,7 @@ func (d *jpegDecoder) decodeSplit(ctx context.Context, o *jpegOut, scale int, bu
 			}
 			for j := range bpm {
 				i := compOf[j]
-				if handoff < 0 && w != nil {
+				if handoff < 0 && w != nil && !w.gaveUp {
 					if w.known && gb == w.block0 {
 						if err := w.wait(ctx); err != nil {
 							return err
@@ -173,7 +282,7 @@ func (d *jpegDecoder) decodeSplit(ctx context.Context, o *jpegOut, scale int, bu
 						if len(w.dc) >= total-gb {
 							handoff, rec0 = gb, 0
 						} else {
-							w = nil
+							w.gaveUp = true
 						}
 					} else if !w.known && d.eobrun == 0 {
 						if r, ok := w.meet(d.bitPos(), j, &syncIdx); ok {
@@ -184,11 +293,11 @@ func (d *jpegDecoder) decodeSplit(ctx context.Context, o *jpegOut, scale int, bu
 								handoff, rec0 = gb, r
 								offs = w.offsets(r, d.pred, compOf[:bpm])
 							} else {
-								w = nil
+								w.gaveUp = true
 							}
 						} else if syncIdx < 0 {
 							w.stop.Store(true)
-							w = nil
+							w.gaveUp = true
 						}
 					}
 				}
@@ -220,6 +329,7 @@ func (d *jpegDecoder) decodeSplit(ctx context.Context, o *jpegOut, scale int, bu
 		// The helper's blocks were all decoded cleanly; what it met
 		// after them (trailing bytes, or the data's end) is no error of
 		// the image's.
+		d.src.waitFillDone()
 		d.src.i = end
 		d.eobrun = w.h.eobrun
 		d.wild = d.wild || w.h.wild
@@ -236,45 +346,38 @@ func (d *jpegDecoder) bitPos() int64 {
 
 // startWorker starts the helper on the second half, or returns nil when
 // the scan is too short to split.
-func (d *jpegDecoder) startWorker(data []byte, end, scale, bpm, total int, budget int64) *jpegWorker {
-	mid := end / 2
-	if mid < 1 || end < jpegParBytes {
+func (d *jpegDecoder) startWorker(data []byte, from, end, scale, bpm, total int, budget int64) *jpegWorker {
+	mid := from + (end-from)/2
+	if mid <= from || end-from < jpegParBytes {
 		return nil
 	}
 	h := new(jpegDecoder)
 	*h = *d
 	h.rawHook = nil
+	h.src.fill = nil
 	w := &jpegWorker{h: h, done: make(chan struct{})}
 	if d.ri == 0 {
 		w.pos, w.jj = make([]int64, jpegSyncBlocks), make([]uint8, jpegSyncBlocks)
 	}
 	mcu0 := 0
 	if d.ri > 0 {
-		// The restart marker at or after the middle; its interval number
+		// The restart marker nearest the middle; its interval number
 		// is the count of markers before it.
-		k := bytes.Index(data[mid:end], []byte{0xff})
-		for k >= 0 {
-			p := mid + k
-			if p+1 < end && data[p+1] >= jpegRST0 && data[p+1] <= jpegRST7 {
-				mid = p + 2
-				break
+		n, best, bestN := 0, -1, 0
+		for q := 0; q+1 < end; q++ {
+			if data[q] != 0xff || data[q+1] < jpegRST0 || data[q+1] > jpegRST7 {
+				continue
 			}
-			k2 := bytes.IndexByte(data[p+1:end], 0xff)
-			if k2 < 0 {
-				return nil
+			if q > from+2 && (best < 0 || max(q-mid, mid-q) < max(best-mid, mid-best)) {
+				best, bestN = q, n
 			}
-			k = p + 1 + k2 - mid
+			n++
 		}
-		if k < 0 {
+		if best < 0 {
 			return nil
 		}
-		n := 0
-		for q := 0; q < mid-2; q++ {
-			if data[q] == 0xff && data[q+1] >= jpegRST0 && data[q+1] <= jpegRST7 {
-				n++
-			}
-		}
-		mcu0 = (n + 1) * d.ri // the n-th marker (from 0) ends interval n
+		mid = best + 2
+		mcu0 = (bestN + 1) * d.ri // the n-th marker (from 0) ends interval n
 		if mcu0 >= d.mcux*d.mcuy {
 			return nil
 		}
@@ -563,4 +666,11 @@ func (d *jpegDecoder) decodePipelined(ctx context.Context, o *jpegOut, scale int
 	}
 	<-done // the decoder's state is ours again
 	return d.finish(ctx)
+}
+
+// waitFillDone waits for the filler to finish and takes all it read.
+func (s *jpegSource) waitFillDone() {
+	for s.fill != nil {
+		s.waitFill()
+	}
 }
