@@ -556,11 +556,16 @@ var jpegDebug = func(handoff, total, syncIdx int) {}
 // canPipeline reports whether decodeStreaming at 1/2 or 1/1 should
 // entropy-decode on a second goroutine while the caller's runs the IDCT
 // and colour conversion: there a block's coefficients are too many to
-// keep for the whole second half of the image, but one MCU row of them
-// is small.
-func (d *jpegDecoder) canPipeline(scale int) bool {
+// keep for the whole second half of the image, but a few MCU rows of
+// them are small (and must fit in the budget).
+func (d *jpegDecoder) canPipeline(scale int, budget int64) bool {
+	bpm := 0
+	for i := range d.scan.n {
+		bpm += d.comps[d.scan.comp[i]].h * d.comps[d.scan.comp[i]].v
+	}
 	return (scale == 1 || scale == 2) && runtime.GOMAXPROCS(0) >= 2 &&
-		int64(d.hdr.width)*int64(d.hdr.height) >= jpegParPixels
+		int64(d.hdr.width)*int64(d.hdr.height) >= jpegParPixels &&
+		int64(jpegRowBufs)*int64(d.mcux)*int64(bpm)*256 <= budget
 }
 
 // jpegRowBufs is how many MCU rows of coefficients the pipeline holds.

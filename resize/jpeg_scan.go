@@ -117,7 +117,7 @@ func (d *jpegDecoder) decode(ctx context.Context, scale int, budget int64, sink 
 		switch {
 		case d.canSplit(scale):
 			err = d.decodeSplit(ctx, o, scale, budget)
-		case d.canPipeline(scale):
+		case d.canPipeline(scale, budget):
 			err = d.decodePipelined(ctx, o, scale)
 		default:
 			err = d.decodeStreaming(ctx, o, scale)
