@@ -828,3 +828,30 @@ func TestJPEGSplitBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestJPEGAdobeRGB: a 3-component file with an Adobe marker saying
+// "transform 0" and no JFIF marker holds RGB, as image/jpeg reads it.
+func TestJPEGAdobeRGB(t *testing.T) {
+	data := readJPEGFixture(t, "b444.jpg")
+	if data[2] != 0xff || data[3] != jpegAPP0 {
+		t.Fatal("fixture has no APP0 first")
+	}
+	app0 := 4 + (int(data[4])<<8 | int(data[5]))
+	adobe := []byte{0xff, jpegAPP14, 0, 14, 'A', 'd', 'o', 'b', 'e', 0, 100, 0, 0, 0, 0, 0}
+	rgb := append(append([]byte{0xff, 0xd8}, adobe...), data[app0:]...)
+	d, err := newJPEGDecoder(bytes.NewReader(rgb))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := d.colourModel(); err != nil || m != jpegRGB {
+		t.Fatalf("colour model %d, %v; want RGB", m, err)
+	}
+	ref, _, _, _ := referenceRGB(t, rgb)
+	got, _, _, _, err := decodeJPEG(rgb, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxAbsDiff(got, ref); d > 2 {
+		t.Errorf("RGB differs by up to %d from image/jpeg's", d)
+	}
+}
