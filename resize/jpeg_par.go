@@ -260,7 +260,7 @@ func (d *jpegDecoder) decodeSplit(ctx context.Context, o *jpegOut, scale int, bu
 				}
 				tried, end = true, e
 				if my < d.mcuy-1 {
-					w = d.startWorker(d.src.buf[:filled], d.src.i, end, scale, bpm, total, budget/2)
+					w = d.startWorker(d.src.buf[:filled], d.src.i, end, scale, bpm, total, total-gb, budget/2)
 				}
 			} else {
 				scanned = max(filled-1, 0)
@@ -346,7 +346,7 @@ func (d *jpegDecoder) bitPos() int64 {
 
 // startWorker starts the helper on the second half, or returns nil when
 // the scan is too short to split.
-func (d *jpegDecoder) startWorker(data []byte, from, end, scale, bpm, total int, budget int64) *jpegWorker {
+func (d *jpegDecoder) startWorker(data []byte, from, end, scale, bpm, total, left int, budget int64) *jpegWorker {
 	mid := from + (end-from)/2
 	if mid <= from || end-from < jpegParBytes {
 		return nil
@@ -394,11 +394,11 @@ func (d *jpegDecoder) startWorker(data []byte, from, end, scale, bpm, total int,
 	h.bits = jpegBits{}
 	h.pred = [4]int32{}
 	h.eobrun = 0
-	go w.run(scale, bpm, total, mcu0, budget)
+	go w.run(scale, bpm, total, mcu0, left, budget)
 	return w
 }
 
-func (w *jpegWorker) run(scale, bpm, total, mcu0 int, budget int64) {
+func (w *jpegWorker) run(scale, bpm, total, mcu0, left int, budget int64) {
 	defer close(w.done)
 	h := w.h
 	ps, _, kmax := h.seqSetup(scale)
@@ -418,7 +418,13 @@ func (w *jpegWorker) run(scale, bpm, total, mcu0 int, budget int64) {
 		per += 6
 	}
 	limit = int(min(int64(limit), budget/per))
-	w.dc = make([]int32, 0, min(limit, 1<<16))
+	// It starts halfway through the bytes left, so expect about half
+	// the blocks left, with some room: regrowing copies.
+	expect := min(limit, left*5/8+1024)
+	w.dc = make([]int32, 0, expect)
+	if scale == 4 {
+		w.ac = make([][3]int16, 0, expect)
+	}
 	rst := (mcu0 / max(h.ri, 1)) & 7
 	for n := 0; n < limit; n++ {
 		j := n % bpm
