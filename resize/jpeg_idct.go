@@ -1,6 +1,18 @@
 package resize
 
-import "math"
+import (
+	"math"
+	"sync/atomic"
+)
+
+// jpegCheckRange, for the differential fuzz test, makes idct8 note in
+// jpegRangeHit a block whose coefficients add up to more than 32-bit
+// integer IDCTs can take without overflowing (valid 8-bit data stays far
+// below): there two decoders may differ however right both are.
+var (
+	jpegCheckRange bool
+	jpegRangeHit   atomic.Bool
+)
 
 // The inverse DCTs write 8/scale samples a side from one block of
 // dequantised coefficients. Scale 1 is the accurate integer
@@ -46,6 +58,15 @@ func clampSample(v int32) byte {
 // passes are written out in full: as a called function the 1-D transform
 // cost a third more.
 func idct8(blk *[64]int32, dst []byte, stride int) {
+	if jpegCheckRange {
+		var sum int64
+		for _, v := range blk {
+			sum += int64(max(v, -v))
+		}
+		if sum > 1<<13 {
+			jpegRangeHit.Store(true)
+		}
+	}
 	var ws [64]int32
 	for col := range 8 {
 		c := blk[col : col+57 : col+57]
