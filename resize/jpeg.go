@@ -173,6 +173,7 @@ type jpegComp struct {
 	// nonzero (successive-approximation refinement needs to know).
 	coef []int16
 	mask []uint64
+	seen bool // in some scan (image/jpeg leaves a component of none black)
 }
 
 // jpegScan is a scan header.

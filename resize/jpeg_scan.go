@@ -539,6 +539,9 @@ func (d *jpegDecoder) decodeBuffered(ctx context.Context, o *jpegOut, scale int)
 
 func (d *jpegDecoder) bufferedScan(ctx context.Context, keep *jpegKeep, scale int) error {
 	sc := d.scan
+	for i := range sc.n {
+		d.comps[sc.comp[i]].seen = true
+	}
 	if scale == 8 && sc.ss > 0 {
 		// AC coefficients are not used at 1/8: skip the scan's bytes
 		// without decoding them.
@@ -781,7 +784,9 @@ func (d *jpegDecoder) reconstruct(ctx context.Context, o *jpegOut, keep *jpegKee
 			for by := range c.v {
 				row := (my*c.v + by) * c.bw
 				for bx := range c.bw {
-					if c.coef != nil {
+					if !c.seen {
+						blk[0] = -1024 // all samples 0
+					} else if c.coef != nil {
 						coef := c.coef[(row+bx)*kn : (row+bx)*kn+kn]
 						if scale == 1 {
 							for k, v := range coef[:64] {
