@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"image/jpeg"
 	"net"
 	"os"
 	"path/filepath"
@@ -25,7 +26,9 @@ import (
 const memoryBound = 128 << 20
 
 // adversarial are sources shaped to cost much memory for little output:
-// tall, wide, square, every depth, palette, grey, interlaced, GIF, noise.
+// tall, wide, square, every depth, palette, grey, interlaced, GIF, noise,
+// a 12 MP photo, a 407-byte progressive JPEG claiming 7071×7071 of
+// coefficients, a JPEG of 1000 scans.
 var adversarial = sync.OnceValue(func() map[string][]byte {
 	return map[string][]byte{
 		"tall.png":          testimages.SolidPNG(1000, 50000, 8, 0, false),
@@ -38,8 +41,18 @@ var adversarial = sync.OnceValue(func() map[string][]byte {
 		"square.gif":        testimages.SolidGIF(7071, 7071, false),
 		"interlaced.gif":    testimages.SolidGIF(7071, 7071, true),
 		"noise.png":         testimages.NoisePNG(1000, 40000, 7),
+		"photo-12mp.jpg":    photoJPEG(4000, 3000),
+		"bomb.jpg":          testimages.JPEGBomb(7071, 3),
+		"scans.jpg":         testimages.JPEGBomb(64, 1000),
 	}
 })
+
+// photoJPEG is a camera-like JPEG: quality 90, 4:2:0.
+func photoJPEG(w, h int) []byte {
+	var b bytes.Buffer
+	jpeg.Encode(&b, testimages.Photo(w, h, 1), &jpeg.Options{Quality: 90})
+	return b.Bytes()
+}
 
 // TestMemoryBound runs each adversarial source through a whole cold call,
 // at small and at the largest sizes the limits admit, and measures the
@@ -80,6 +93,11 @@ func TestMemoryBound(t *testing.T) {
 		{"interlaced.gif", 2048, 0},
 		{"noise.png", 64, 0},
 		{"noise.png", 1000, 67},
+		{"photo-12mp.jpg", 180, 0},
+		{"photo-12mp.jpg", 2048, 0},
+		{"bomb.jpg", 180, 0},
+		{"bomb.jpg", 2048, 67},
+		{"scans.jpg", 64, 65},
 	}
 	for _, c := range cases {
 		res := r.RunCold(ctx, ironrunner.Call{URL: thumbsURL(fmt.Sprintf("filename=%s&size=%d", c.name, c.size))})

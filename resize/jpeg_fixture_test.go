@@ -1,25 +1,43 @@
 package resize
 
 import (
+	"bytes"
 	"flag"
+	"image/png"
+	"path/filepath"
+
 	"image"
 	"os"
 	"testing"
+
+	"github.com/disintegration/imaging"
 
 	"github.com/iron-thumbs/iron_thumbs/internal/testimages"
 )
 
 var jpegSourceFlag = flag.String("jpeg.source", "", "write the fixtures' source picture (PNG) to this file")
 
-// TestJPEGFixtureSource writes the picture testdata/jpeg/ was made from
-// (see its README) when asked with -jpeg.source.
+// TestJPEGFixtureSource keeps testdata/jpeg/src.png, the picture the
+// fixtures were made from (see its README), what smoothPhoto draws; with
+// -jpeg.source FILE it writes the picture there.
 func TestJPEGFixtureSource(t *testing.T) {
-	if *jpegSourceFlag == "" {
-		t.Skip("no -jpeg.source")
+	want := smoothPhoto(61, 47, 7)
+	if *jpegSourceFlag != "" {
+		if err := os.WriteFile(*jpegSourceFlag, testimages.EncodePNG(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
 	}
-	png := testimages.EncodePNG(smoothPhoto(61, 47, 7))
-	if err := os.WriteFile(*jpegSourceFlag, png, 0o644); err != nil {
+	got, err := os.ReadFile(filepath.Join("..", "testdata", "jpeg", "src.png"))
+	if err != nil {
 		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(got))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := imaging.Clone(img); !bytes.Equal(n.Pix, want.Pix) {
+		t.Error("testdata/jpeg/src.png is not what smoothPhoto draws: the fixtures' README says how to remake it")
 	}
 }
 

@@ -79,10 +79,3 @@ func referenceRGB(t testing.TB, data []byte) (pix []byte, w, h, ch int) {
 	}
 	return pix, w, h, 3
 }
-
-func referenceRGBNoFail(data []byte) (pix []byte, w, h, ch int) {
-	if _, err := jpeg.Decode(bytes.NewReader(data)); err != nil {
-		return nil, 0, 0, 0
-	}
-	return referenceRGB(nil, data)
-}

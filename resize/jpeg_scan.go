@@ -49,28 +49,31 @@ func (d *jpegDecoder) keptBytes(scale int) int64 {
 
 // scale picks the DCT reduction for a thumbnail of tw x th (stored
 // orientation): the largest reduction whose decoded size is at least
-// twice the thumbnail both ways, or where that needs more kept
-// coefficients than budget bytes, the largest at least the thumbnail's
-// size. ok is false when even that exceeds the budget.
+// twice the thumbnail both ways (none, for a source smaller than that: it
+// keeps all its detail); where that needs more kept coefficients than
+// budget bytes, the next reductions whose decoded size is still at least
+// the thumbnail's. ok is false when none fits the budget.
 func (d *jpegDecoder) scale(tw, th int, budget int64) (scale int, ok bool) {
 	w, h := d.hdr.width, d.hdr.height
 	fits := func(s, k int) bool {
 		return (w+s-1)/s >= k*tw && (h+s-1)/s >= k*th
 	}
-	for _, s := range []int{8, 4, 2, 1} {
+	twice := 1
+	for _, s := range []int{8, 4, 2} {
 		if fits(s, 2) {
-			if d.keptBytes(s) <= budget {
-				return s, true
-			}
+			twice = s
 			break
 		}
 	}
-	for _, s := range []int{8, 4, 2, 1} {
-		if fits(s, 1) || s == 1 {
-			return s, d.keptBytes(s) <= budget
+	for s := twice; s <= 8; s *= 2 {
+		if s != twice && !fits(s, 1) {
+			break
+		}
+		if d.keptBytes(s) <= budget {
+			return s, true
 		}
 	}
-	return 1, false
+	return twice, false
 }
 
 func (d *jpegDecoder) colourModel() (int, error) {

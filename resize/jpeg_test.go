@@ -9,7 +9,6 @@ import (
 	"image/jpeg"
 	"io"
 	"math"
-	"math/bits"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -143,15 +142,6 @@ func TestJPEGSamplesMatch(t *testing.T) {
 			t.Errorf("%s: RGB differs by up to %d from image/jpeg's", name, d)
 		}
 	}
-}
-
-func cPlaneRows(m *image.YCbCr) int {
-	h := m.Rect.Dy()
-	switch m.SubsampleRatio {
-	case image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio440, image.YCbCrSubsampleRatio410:
-		return (h + 1) / 2
-	}
-	return h
 }
 
 func crop(p []byte, stride, w, h int) []byte {
@@ -330,7 +320,10 @@ func TestJPEGInfo(t *testing.T) {
 		{16, 12, 1 << 20, 1, true},
 		{100, 100, 1 << 20, 1, true},
 		{15, 12, 2000, 4, true}, // 2x wants 1/2 (4 KB of coefficients); 1/4 fits
-		{15, 12, 100, 4, false},
+		{15, 12, 100, 2, false},
+		// A source smaller than twice the thumbnail keeps all its detail,
+		// though 1/2 would still cover the thumbnail.
+		{30, 23, 1 << 20, 1, true},
 	} {
 		s, ok := d.scale(c.tw, c.th, c.budget)
 		if s != c.scale || ok != c.ok {
@@ -346,62 +339,8 @@ func TestJPEGInfo(t *testing.T) {
 	}
 }
 
-// jpegWriter builds JPEG files by hand for the bomb tests.
-type jpegWriter struct{ bytes.Buffer }
-
-func (w *jpegWriter) marker(m byte, payload ...byte) {
-	w.Write([]byte{0xff, m})
-	if m == jpegSOI || m == jpegEOI {
-		return
-	}
-	w.Write([]byte{byte((len(payload) + 2) >> 8), byte(len(payload) + 2)})
-	w.Write(payload)
-}
-
-// acOnlyBomb is a progressive file claiming size x size x 3 whose scans
-// are AC-only and end every band at once with EOB runs: a few bytes a
-// scan, whatever the size.
-func acOnlyBomb(size, scans int) []byte {
-	var w jpegWriter
-	w.marker(jpegSOI)
-	w.marker(jpegDQT, append([]byte{0}, bytes.Repeat([]byte{1}, 64)...)...)
-	w.marker(jpegSOF2, 8, byte(size>>8), byte(size), byte(size>>8), byte(size), 3, 1, 0x11, 0, 2, 0x11, 0, 3, 0x11, 0)
-	// AC table 0: symbols r<<4 (EOB run of 2^r plus r more bits), r =
-	// 0..14, each with the 4-bit code r.
-	dht := []byte{0x10, 0, 0, 0, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
-	for r := range 15 {
-		dht = append(dht, byte(r<<4))
-	}
-	w.marker(jpegDHT, dht...)
-	blocks := ((size + 7) / 8) * ((size + 7) / 8)
-	for s := range scans {
-		w.marker(jpegSOS, 1, byte(1+s%3), 0, 1, 63, 0)
-		var acc, n uint
-		put := func(v, bits uint) {
-			acc, n = acc<<bits|v, n+bits
-			for n >= 8 {
-				c := byte(acc >> (n - 8))
-				w.WriteByte(c)
-				if c == 0xff {
-					w.WriteByte(0)
-				}
-				n -= 8
-			}
-		}
-		for left := blocks; left > 0; {
-			run := min(left, 32767)
-			r := uint(bits.Len(uint(run))) - 1
-			put(r, 4)
-			put(uint(run)-1<<r, r)
-			left -= run
-		}
-		if n > 0 {
-			put(1<<(8-n)-1, 8-n)
-		}
-	}
-	w.marker(jpegEOI)
-	return w.Bytes()
-}
+// acOnlyBomb is testimages.JPEGBomb: a progressive file of AC-only scans.
+func acOnlyBomb(size, scans int) []byte { return testimages.JPEGBomb(size, scans) }
 
 func allocDuring(f func()) uint64 {
 	var m0, m1 runtime.MemStats

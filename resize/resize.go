@@ -18,11 +18,8 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/draw"
 	"io"
 	"time"
-
-	"github.com/disintegration/imaging"
 )
 
 // Errors Thumbnail reports, wrapped with detail; test with errors.Is.
@@ -237,46 +234,62 @@ func thumbnailGIF(ctx context.Context, br *bufio.Reader, o Options) (*image.NRGB
 	return red.finish(), p, nil
 }
 
-// thumbnailJPEG decodes a JPEG whole with the standard library, upright,
-// and resamples its rows.
+// jpegBudget bounds what a JPEG may keep in memory: the coefficients of
+// a progressive image (only those the DCT reduction uses), and the scan
+// bytes the two-core decoder holds. A file that would need more for the
+// thumbnail asked is refused (413).
+const jpegBudget = 48 << 20
+
+// thumbnailJPEG decodes a JPEG as its bytes arrive, reduced in the DCT
+// domain to the smallest size still at least twice the thumbnail and
+// minCells (1/8, 1/4, 1/2 or whole), shrinks it further on load when that is still much
+// larger, and resamples its rows in the stored orientation; the caller
+// turns the thumbnail upright.
 func thumbnailJPEG(ctx context.Context, br *bufio.Reader, o Options) (*image.NRGBA, plan, error) {
-	src, err := io.ReadAll(br)
+	d, err := newJPEGDecoder(br)
 	if err != nil {
 		return nil, plan{}, err
 	}
-	cfg, _, err := image.DecodeConfig(bytes.NewReader(src))
-	if err != nil {
-		return nil, plan{}, fmt.Errorf("%w: jpeg: %v", ErrCorrupt, err)
-	}
-	if err := checkPixels(cfg.Width, cfg.Height, o.MaxPixels); err != nil {
-		return nil, plan{}, err
-	}
-	full, err := imaging.Decode(&ctxReader{ctx: ctx, r: bytes.NewReader(src)}, imaging.AutoOrientation(true))
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, plan{}, ctx.Err()
-		}
-		return nil, plan{}, fmt.Errorf("%w: jpeg: %v", ErrCorrupt, err)
-	}
-	src = nil
-	b := full.Bounds()
-	p, err := newPlan(b.Dx(), b.Dy(), 1, o)
+	info := d.info()
+	p, err := newPlan(info.width, info.height, info.orientation, o)
 	if err != nil {
 		return nil, p, err
 	}
-	sink, red := newPipeline(p.sw, p.sh, p.tw, p.th)
-	row := image.NewRGBA(image.Rect(0, 0, p.sw, 1))
-	for y := range p.sh {
-		if y%batchRows == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, p, err
-			}
-		}
-		// Opaque: RGBA and NRGBA bytes are the same.
-		draw.Draw(row, row.Rect, full, image.Pt(b.Min.X, b.Min.Y+y), draw.Src)
-		sink.row(y, row.Pix)
+	// At least minCells per axis, as the shrink on load leaves: a tiny
+	// thumbnail of a small image is made from its full detail.
+	scale, ok := d.scale(max(p.tw, minCells/2), max(p.th, minCells/2), jpegBudget)
+	if !ok {
+		return nil, p, fmt.Errorf("%w: a progressive JPEG of %dx%d would keep more than %d MiB of coefficients for a %dx%d thumbnail",
+			ErrTooLarge, p.sw, p.sh, jpegBudget>>20, p.tw, p.th)
+	}
+	rw, rh := (p.sw+scale-1)/scale, (p.sh+scale-1)/scale
+	kx, ky := shrinkOnLoad(rw, rh, p.tw, p.th)
+	red := newReducer(p.sw, p.sh, scale*kx, scale*ky, p.tw, p.th, true)
+	var sink rowSink = red
+	if kx > 1 || ky > 1 {
+		sink = newBoxSink(rw, rh, kx, ky, red)
+	}
+	if err := d.decode(ctx, scale, jpegBudget, &jpegRows{sink: sink, grey: info.components == 1}); err != nil {
+		return nil, p, err
 	}
 	return red.finish(), p, nil
+}
+
+// jpegRows passes the JPEG decoder's bands of rows to a sink.
+type jpegRows struct {
+	sink rowSink
+	grey bool
+}
+
+func (j *jpegRows) rows(y, n int, p []byte, stride int) {
+	for i := range n {
+		row := p[i*stride:]
+		if j.grey {
+			j.sink.rowGray(y+i, row)
+		} else {
+			j.sink.rowRGB(y+i, row)
+		}
+	}
 }
 
 // thumbSize is the thumbnail's size for a source: width (never more than

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"image"
 	"image/color"
+	"image/jpeg"
 	"os"
 	"path/filepath"
 	"testing"
@@ -168,5 +169,48 @@ func TestOneByOne(t *testing.T) {
 	res, err := resize.Thumbnail(context.Background(), bytes.NewReader(testimages.EncodePNG(img)), resize.Options{Width: 180})
 	if err != nil || res.Width != 1 || res.Height != 1 {
 		t.Errorf("1x1 to 180: %v, %v", res, err)
+	}
+}
+
+// TestQualityJPEG: thumbnails of JPEGs, decoded by our streaming decoder
+// at a reduced DCT scale, meet the quality bar against the full image/jpeg
+// decode resized by imaging's Lanczos, both through the same JPEG encoder:
+// every fixture layout at small sizes, and a camera-like 12 MP photo at
+// sizes that take each reduction (1/8, 1/4, 1/2, 1).
+func TestQualityJPEG(t *testing.T) {
+	photo := func() []byte {
+		var b bytes.Buffer
+		jpeg.Encode(&b, testimages.Photo(4000, 3000, 11), &jpeg.Options{Quality: 90})
+		return b.Bytes()
+	}()
+	cases := map[string][]int{"12 MP photo": {180, 400, 1000, 2000, 4000}}
+	sources := map[string][]byte{"12 MP photo": photo}
+	files, _ := filepath.Glob(filepath.Join("..", "testdata", "jpeg", "*.jpg"))
+	for _, f := range files {
+		name := filepath.Base(f)
+		if name == "12bit.jpg" || name == "arith.jpg" || name == "progrst.jpg" {
+			continue // refused, or refused by image/jpeg (see testdata/jpeg/README.md)
+		}
+		sources[name] = readTestdata(t, filepath.Join("jpeg", name))
+		cases[name] = []int{7, 20, 30, 61}
+	}
+	for name, sizes := range cases {
+		src := sources[name]
+		full, err := jpeg.Decode(bytes.NewReader(src))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, w := range sizes {
+			res, err := resize.Thumbnail(context.Background(), bytes.NewReader(src), resize.Options{Width: w})
+			if err != nil {
+				t.Fatalf("%s at %d: %v", name, w, err)
+			}
+			var b bytes.Buffer
+			jpeg.Encode(&b, imgdiff.Reference(full, w), &jpeg.Options{Quality: 85})
+			mad, psnr, err := imgdiff.Compare(decode(t, res.Data), decode(t, b.Bytes()))
+			if err != nil || mad > imgdiff.MaxMAD || psnr < imgdiff.MinPSNR {
+				t.Errorf("%s at %d: MAD %.3f, PSNR %.1f dB, %v", name, w, mad, psnr, err)
+			}
+		}
 	}
 }

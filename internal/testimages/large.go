@@ -5,6 +5,7 @@ import (
 	"compress/lzw"
 	"compress/zlib"
 	"encoding/binary"
+	"math/bits"
 )
 
 // Large sources for the memory tests: their pixels are cheap to make (one
@@ -134,4 +135,62 @@ func SolidGIF(w, h int, interlaced bool) []byte {
 	out.WriteByte(0)
 	out.WriteByte(0x3b)
 	return out.Bytes()
+}
+
+// jpegWriter writes JPEG markers and segments.
+type jpegWriter struct{ bytes.Buffer }
+
+func (w *jpegWriter) marker(m byte, payload ...byte) {
+	w.Write([]byte{0xff, m})
+	if m == 0xd8 || m == 0xd9 { // SOI, EOI: no segment
+		return
+	}
+	w.Write([]byte{byte((len(payload) + 2) >> 8), byte(len(payload) + 2)})
+	w.Write(payload)
+}
+
+// JPEGBomb is a progressive JPEG claiming size×size×3 whose scans are
+// AC-only and end every band at once with EOB runs: a few bytes a scan,
+// whatever the size. A decoder that keeps every coefficient of a
+// progressive image (image/jpeg) needs gigabytes for it.
+func JPEGBomb(size, scans int) []byte {
+	var w jpegWriter
+	w.marker(0xd8)
+	w.marker(0xdb, append([]byte{0}, bytes.Repeat([]byte{1}, 64)...)...)
+	w.marker(0xc2, 8, byte(size>>8), byte(size), byte(size>>8), byte(size), 3, 1, 0x11, 0, 2, 0x11, 0, 3, 0x11, 0)
+	// AC table 0: symbols r<<4 (EOB run of 2^r plus r more bits), r =
+	// 0..14, each with the 4-bit code r.
+	dht := []byte{0x10, 0, 0, 0, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	for r := range 15 {
+		dht = append(dht, byte(r<<4))
+	}
+	w.marker(0xc4, dht...)
+	blocks := ((size + 7) / 8) * ((size + 7) / 8)
+	for s := range scans {
+		w.marker(0xda, 1, byte(1+s%3), 0, 1, 63, 0)
+		var acc, n uint
+		put := func(v, bits uint) {
+			acc, n = acc<<bits|v, n+bits
+			for n >= 8 {
+				c := byte(acc >> (n - 8))
+				w.WriteByte(c)
+				if c == 0xff {
+					w.WriteByte(0)
+				}
+				n -= 8
+			}
+		}
+		for left := blocks; left > 0; {
+			run := min(left, 32767)
+			r := uint(bits.Len(uint(run))) - 1
+			put(r, 4)
+			put(uint(run)-1<<r, r)
+			left -= run
+		}
+		if n > 0 {
+			put(1<<(8-n)-1, 8-n)
+		}
+	}
+	w.marker(0xd9)
+	return w.Bytes()
 }
