@@ -49,7 +49,9 @@ func runResize(ctx context.Context, args []string, env *environment) error {
 	if fi.Size() > cfg.MaxSourceBytes {
 		return thumbs.Errorf(thumbs.KindTooLarge, "%s is %d bytes, more than the limit of %d", src, fi.Size(), cfg.MaxSourceBytes)
 	}
-	res, err := resize.Thumbnail(ctx, f, cfg.Handler().Transform(*width))
+	to := cfg.Handler().Transform(*width)
+	to.SourceSize = fi.Size()
+	res, err := resize.Thumbnail(ctx, f, to)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package resize
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 )
@@ -107,3 +108,26 @@ func (c *capReader) Read(p []byte) (int, error) {
 	c.left -= int64(n)
 	return n, err
 }
+
+// sizedReader counts down the bytes left of a source of known size.
+type sizedReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (s *sizedReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	s.left -= int64(n)
+	return n, err
+}
+
+// bufferedSize is a buffered reader over a source of known size that
+// says how many bytes are left (Len), as bytes.Reader does: the JPEG
+// decoder then holds a scan in one buffer of the right size.
+type bufferedSize struct {
+	*bufio.Reader
+	under *sizedReader
+}
+
+// Len is the bytes left: those buffered and those not yet read.
+func (b *bufferedSize) Len() int { return b.Buffered() + int(max(b.under.left, 0)) }

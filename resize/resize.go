@@ -47,6 +47,10 @@ type Options struct {
 	MaxOutputPixels int64
 	// MaxBytes bounds the bytes read from the source. Zero means no bound.
 	MaxBytes int64
+	// SourceSize is the source's size in bytes when it is known (a store
+	// says it before the body is read), zero otherwise: decoders that keep
+	// the source's bytes size their buffer once instead of growing it.
+	SourceSize int64
 	// JPEGQuality is the quality of JPEG thumbnails, 1 to 100; 85 when zero.
 	JPEGQuality int
 }
@@ -141,6 +145,11 @@ func Thumbnail(ctx context.Context, r io.Reader, o Options) (*Result, error) {
 		r = &capReader{r: r, left: o.MaxBytes}
 	}
 	t0 := time.Now()
+	var sized *sizedReader
+	if o.SourceSize > 0 {
+		sized = &sizedReader{r: r, left: o.SourceSize}
+		r = sized
+	}
 	br := bufio.NewReaderSize(&ctxReader{ctx: ctx, r: r}, 64<<10)
 	head, err := br.Peek(8)
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -158,7 +167,11 @@ func Thumbnail(ctx context.Context, r io.Reader, o Options) (*Result, error) {
 		img, p, err = thumbnailGIF(ctx, br, o)
 	case bytes.HasPrefix(head, []byte{0xff, 0xd8}):
 		format = "jpeg"
-		img, p, err = thumbnailJPEG(ctx, br, o)
+		var src io.Reader = br
+		if sized != nil {
+			src = &bufferedSize{br, sized}
+		}
+		img, p, err = thumbnailJPEG(ctx, src, o)
 	default:
 		return nil, fmt.Errorf("%w: not a PNG, JPEG or GIF image", ErrUnsupported)
 	}
@@ -245,8 +258,8 @@ const jpegBudget = 48 << 20
 // minCells (1/8, 1/4, 1/2 or whole), shrinks it further on load when that is still much
 // larger, and resamples its rows in the stored orientation; the caller
 // turns the thumbnail upright.
-func thumbnailJPEG(ctx context.Context, br *bufio.Reader, o Options) (*image.NRGBA, plan, error) {
-	d, err := newJPEGDecoder(br)
+func thumbnailJPEG(ctx context.Context, r io.Reader, o Options) (*image.NRGBA, plan, error) {
+	d, err := newJPEGDecoder(r)
 	if err != nil {
 		return nil, plan{}, err
 	}

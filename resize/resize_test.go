@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -212,5 +213,34 @@ func TestQualityJPEG(t *testing.T) {
 				t.Errorf("%s at %d: MAD %.3f, PSNR %.1f dB, %v", name, w, mad, psnr, err)
 			}
 		}
+	}
+}
+
+// TestSourceSizeHint: a known source size changes how buffers are sized,
+// never the thumbnail; a size that is wrong is refused or harmless, never
+// a wrong picture.
+func TestSourceSizeHint(t *testing.T) {
+	var b bytes.Buffer
+	jpeg.Encode(&b, testimages.Photo(1600, 1200, 4), &jpeg.Options{Quality: 90})
+	src := b.Bytes()
+	make1 := func(size int64) ([]byte, error) {
+		// A reader without Len, as a network body is.
+		res, err := resize.Thumbnail(context.Background(), io.MultiReader(bytes.NewReader(src)), resize.Options{Width: 180, SourceSize: size})
+		if err != nil {
+			return nil, err
+		}
+		return res.Data, nil
+	}
+	want, err := make1(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int64{int64(len(src)), int64(len(src)) + 1000} {
+		if got, err := make1(size); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("SourceSize %d: %v, same thumbnail %v", size, err, bytes.Equal(got, want))
+		}
+	}
+	if got, err := make1(int64(len(src)) / 2); err == nil && !bytes.Equal(got, want) {
+		t.Error("a SourceSize too small made another picture")
 	}
 }

@@ -440,7 +440,9 @@ func (h *Handler) make(ctx context.Context, req Request, c *call) (*thumbnail, e
 		return nil, Errorf(KindTooLarge, "source is %d bytes, more than the limit of %d", src.Size, h.opts.MaxSourceBytes)
 	}
 	c.mark("fetch") // to the first byte: the body streams into the decoder
-	res, err := resize.Thumbnail(ctx, &bodyReader{ctx: ctx, r: src.Body}, h.opts.Transform(req.Width))
+	to := h.opts.Transform(req.Width)
+	to.SourceSize = src.Size
+	res, err := resize.Thumbnail(ctx, &bodyReader{ctx: ctx, r: src.Body}, to)
 	if err != nil {
 		return nil, err
 	}
