@@ -413,22 +413,26 @@ func (h *Hot) Procs() []int {
 	return pids
 }
 
-// ExitCode returns the exit code of the pool's process pid, once it has
-// exited; -1 while it runs or when it was killed.
-func (h *Hot) ExitCode(pid int) int {
+// ExitCode waits up to d for the pool's process pid to exit and returns
+// its exit code: -1 when it was killed by a signal or is still running.
+func (h *Hot) ExitCode(pid int, d time.Duration) int {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, p := range h.all {
-		if p.cmd.Process.Pid != pid {
-			continue
-		}
-		select {
-		case <-p.done:
-			return p.cmd.ProcessState.ExitCode()
-		default:
+	var p *proc
+	for _, q := range h.all {
+		if q.cmd.Process.Pid == pid {
+			p = q
 		}
 	}
-	return -1
+	h.mu.Unlock()
+	if p == nil {
+		return -1
+	}
+	select {
+	case <-p.done:
+		return p.cmd.ProcessState.ExitCode()
+	case <-time.After(d):
+		return -1
+	}
 }
 
 // PeakRSSKB returns the largest peak resident memory (KiB) among the
