@@ -1,0 +1,756 @@
+package resize
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math/bits"
+	"sync"
+)
+
+// The PNG path's raw DEFLATE (RFC 1951) decoder. Inflating is the whole
+// critical path of a large PNG, so this one decodes from the input
+// buffer's own bytes, 64 bits at a time, with tables that give a symbol
+// and its extra bits in one lookup.
+//
+// It accepts exactly the streams compress/flate accepts, with the same
+// output, and it reads input as compress/flate does when input runs short
+// (one byte at a time, as few as the next step needs): it stops on the
+// stream's last byte, and tells a source that failed from a stream that
+// is corrupt the way compress/flate does.
+
+const (
+	histSize = 32 << 10  // how far back a match may reach
+	winSize  = 256 << 10 // history plus the room decoded at once
+	maxMatch = 258
+
+	// The decode tables' first-level widths. Longer codes go through a
+	// second-level table.
+	litRoot  = 11
+	distRoot = 8
+	clRoot   = 7 // code-length codes are at most 7 bits: one level
+
+	// Second-level room. A complete code's second-level table of k bits
+	// holds at least k+1 codes, so 286 literal/length codes of at most
+	// 15 bits fill at most 57 tables of 16 entries; 30 distance codes
+	// fill at most 3 of 128 and one of 32.
+	litTableLen  = 1<<litRoot + 57*16
+	distTableLen = 1<<distRoot + 3*128 + 32
+
+	// The fast loop runs while a refill, and another after two literals,
+	// can load 8 bytes, and while two literals and a match, whose copy
+	// may write 7 bytes past its end, fit in the window.
+	fastIn  = 16
+	fastOut = 2 + maxMatch + 7
+)
+
+// A table entry:
+//
+//	bits 0-5    bits a lookup consumes: code and, where they fit, extra bits
+//	bits 8-11   code length, where any remaining extra bits start; for a
+//	            link, the second-level table's width
+//	bits 12-15  kind flags
+//	bits 16-31  literal byte, length or distance base, or link offset
+const (
+	entLit  = 1 << 12
+	entEOB  = 1 << 13
+	entLink = 1 << 14
+	entBad  = 1 << 15 // no such code (consumes 0), or a symbol the format forbids
+)
+
+// Length and distance bases and extra bits, RFC 1951 3.2.5.
+var (
+	lengthBase  = [29]uint16{3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258}
+	lengthExtra = [29]uint8{0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0}
+	distBase    = [30]uint16{1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577}
+	distExtra   = [30]uint8{0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13}
+)
+
+// The alphabets a table decodes.
+const (
+	alphaLit  = iota // 0-255 literals, 256 end of block, 257-285 lengths
+	alphaDist        // 0-29 distances
+	alphaCL          // 0-18 code-length codes, their own value
+)
+
+// entry is the table entry of symbol sym of alphabet alpha with a code of
+// n bits, and the number of extra bits it leaves to read (0 if the entry
+// is resolved for each value of them, see buildTable).
+func entry(alpha int, sym int, n uint) (e uint32, extra uint) {
+	switch alpha {
+	case alphaLit:
+		switch {
+		case sym < 256:
+			return entLit | uint32(sym)<<16 | uint32(n)<<8 | uint32(n), 0
+		case sym == 256:
+			return entEOB | uint32(n)<<8 | uint32(n), 0
+		case sym < 286:
+			x := uint(lengthExtra[sym-257])
+			return uint32(lengthBase[sym-257])<<16 | uint32(n)<<8 | uint32(n+x), x
+		}
+	case alphaDist:
+		if sym < 30 {
+			x := uint(distExtra[sym])
+			return uint32(distBase[sym])<<16 | uint32(n)<<8 | uint32(n+x), x
+		}
+	case alphaCL:
+		return uint32(sym)<<16 | uint32(n)<<8 | uint32(n), 0
+	}
+	// Literal/length 286 and 287 and distances 30 and 31 have codes in
+	// the fixed code but are refused once read.
+	return entBad | uint32(n)<<8 | uint32(n), 0
+}
+
+// buildTable fills t, of first-level width root, to decode the code that
+// lengths define (RFC 1951 3.2.2). It returns the shortest code's length
+// and false if compress/flate would refuse the code: it accepts complete
+// codes, a single code of one bit (zlib writes it) and no code at all
+// (refused only when a symbol is decoded with it). A length whose code
+// and extra bits fit in root bits gets one entry per extra bits' value,
+// with the length itself.
+func buildTable(t []uint32, root uint, alpha int, lengths []uint8) (uint, bool) {
+	var count [16]uint16
+	for _, n := range lengths {
+		count[n]++
+	}
+	count[0] = 0
+	minLen, maxLen := uint(0), uint(0)
+	left := 1 // codes of the current length still free
+	for n := uint(1); n < 16; n++ {
+		left = left<<1 - int(count[n])
+		if left < 0 {
+			return 0, false // over-subscribed
+		}
+		if count[n] != 0 {
+			if minLen == 0 {
+				minLen = n
+			}
+			maxLen = n
+		}
+	}
+	rootT := t[:1<<root]
+	switch {
+	case maxLen == 0:
+		for i := range rootT {
+			rootT[i] = entBad
+		}
+		return 0, true
+	case left != 0:
+		if maxLen != 1 || count[1] != 1 {
+			return 0, false // incomplete
+		}
+		for i := range rootT {
+			rootT[i] = entBad // the odd half: no code
+		}
+	}
+
+	// Symbols sorted by code length, then value: the canonical order.
+	var offs [16]uint16
+	for n := 1; n < 15; n++ {
+		offs[n+1] = offs[n] + count[n]
+	}
+	var sorted [288]uint16
+	for s, n := range lengths {
+		if n != 0 {
+			sorted[offs[n]] = uint16(s)
+			offs[n]++
+		}
+	}
+	nsym := int(offs[15])
+
+	code := uint(0) // the next code, MSB-first, of length n
+	n := uint(1)
+	next := uint(1 << root) // the next free second-level entry
+	var linkPrefix, linkBase, linkBits uint = ^uint(0), 0, 0
+	for i := 0; i < nsym; i++ {
+		s := int(sorted[i])
+		for uint(lengths[s]) != n {
+			code <<= 1
+			n++
+		}
+		rev := uint(bits.Reverse16(uint16(code))) >> (16 - n)
+		code++
+		e, extra := entry(alpha, s, n)
+		if n <= root {
+			if extra > 0 && n+extra <= root {
+				// Resolve the extra bits: one entry per value.
+				base := e >> 16
+				for x := uint(0); x < 1<<extra; x++ {
+					ex := (base+uint32(x))<<16 | uint32(n+extra)<<8 | uint32(n+extra)
+					for j := rev | x<<n; j < 1<<root; j += 1 << (n + extra) {
+						rootT[j] = ex
+					}
+				}
+				continue
+			}
+			for j := rev; j < 1<<root; j += 1 << n {
+				rootT[j] = e
+			}
+			continue
+		}
+		// A long code: in the second-level table of its first root bits.
+		prefix := rev & (1<<root - 1)
+		if prefix != linkPrefix {
+			// A new table, as wide as the longest code that shares the
+			// prefix: codes follow each other in canonical order.
+			last, c := n, code-1
+			for j := i + 1; j < nsym; j++ {
+				nj := uint(lengths[sorted[j]])
+				c = (c + 1) << (nj - last)
+				if c>>(nj-root) != (code-1)>>(n-root) {
+					break
+				}
+				last = nj
+			}
+			linkPrefix, linkBase, linkBits = prefix, next, last-root
+			next += 1 << linkBits
+			if next > uint(len(t)) {
+				return 0, false // cannot happen for a complete code
+			}
+			rootT[prefix] = entLink | uint32(linkBase)<<16 | uint32(linkBits)<<8
+		}
+		sub := t[linkBase : linkBase+1<<linkBits]
+		for j := rev >> root; j < 1<<linkBits; j += 1 << (n - root) {
+			sub[j] = e
+		}
+	}
+	return minLen, true
+}
+
+// fixedTables are the tables of the fixed code, RFC 1951 3.2.6.
+var fixedTables = sync.OnceValues(func() (*[litTableLen]uint32, *[distTableLen]uint32) {
+	var lengths [288]uint8
+	for i := range lengths {
+		switch {
+		case i < 144:
+			lengths[i] = 8
+		case i < 256:
+			lengths[i] = 9
+		case i < 280:
+			lengths[i] = 7
+		default:
+			lengths[i] = 8
+		}
+	}
+	lit := new([litTableLen]uint32)
+	buildTable(lit[:], litRoot, alphaLit, lengths[:])
+	dist := new([distTableLen]uint32)
+	for i := range 32 {
+		lengths[i] = 5
+	}
+	buildTable(dist[:], distRoot, alphaDist, lengths[:32])
+	return lit, dist
+})
+
+// inflateError is a DEFLATE stream that is malformed, or ends too soon.
+type inflateError struct {
+	msg       string
+	truncated bool
+}
+
+func (e *inflateError) Error() string { return "resize: corrupt image: png: inflate: " + e.msg }
+
+// Unwrap makes the error ErrCorrupt, and a truncated stream also
+// io.ErrUnexpectedEOF.
+func (e *inflateError) Unwrap() []error {
+	if e.truncated {
+		return []error{ErrCorrupt, io.ErrUnexpectedEOF}
+	}
+	return []error{ErrCorrupt}
+}
+
+func corruptf(format string, args ...any) error {
+	return &inflateError{msg: fmt.Sprintf(format, args...)}
+}
+
+var errTruncated = &inflateError{msg: "unexpected end of stream", truncated: true}
+
+// Decoder states between calls.
+const (
+	stHeader = iota // at a block's header
+	stHuff          // in a Huffman-coded block
+	stStored        // in a stored block, f.stored bytes to go
+	stEnd           // past the final block
+)
+
+// inflater reads a raw DEFLATE stream from a bufio.Reader and is read as
+// the decompressed bytes. Its memory is fixed: the window and the tables.
+type inflater struct {
+	src *bufio.Reader
+	in  []byte // src's buffered bytes, peeked; in[:ip] are consumed
+	ip  int
+
+	// The next input bits, LSB first. Bits above nb are zero or the
+	// bits that follow.
+	bits uint64
+	nb   uint
+
+	win []byte // win[:op] is output, of which win[rp:op] is still to be read
+	op  int
+	rp  int
+
+	state  int
+	final  bool // the current block is the last
+	stored int
+
+	lit, dist       *[litTableLen]uint32
+	litMin, distMin uint
+	dt              *[distTableLen]uint32
+	dynLit          [litTableLen]uint32
+	dynDist         [distTableLen]uint32
+	lengths         [286 + 30]uint8
+
+	err error
+}
+
+// newInflater returns an inflater of the DEFLATE stream at r's start. With
+// a *bufio.Reader it leaves r just past the stream's last byte once it has
+// returned io.EOF; another reader gets a bufio.Reader of its own, which may
+// read past the stream's end.
+func newInflater(r io.Reader) *inflater {
+	br, ok := r.(*bufio.Reader)
+	if !ok {
+		br = bufio.NewReader(r)
+	}
+	return &inflater{src: br, win: make([]byte, winSize)}
+}
+
+// Read reads decompressed bytes. It returns io.EOF after the final block,
+// an error wrapping ErrCorrupt for a malformed or truncated stream, and a
+// source's error (other than io.EOF) as it is.
+func (f *inflater) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		if f.rp < f.op {
+			c := copy(p[n:], f.win[f.rp:f.op])
+			f.rp += c
+			n += c
+			continue
+		}
+		if f.err != nil {
+			break
+		}
+		f.decode()
+	}
+	if n > 0 {
+		return n, nil
+	}
+	return 0, f.err
+}
+
+// decode decodes into the window until it is about full, the stream ends
+// or an error. All the window's output has been read.
+func (f *inflater) decode() {
+	if f.op > winSize-fastOut {
+		copy(f.win, f.win[f.op-histSize:f.op])
+		f.op, f.rp = histSize, histSize
+	}
+	f.in, _ = f.src.Peek(f.src.Buffered())
+	f.ip = 0
+	for f.err == nil && f.op <= winSize-fastOut {
+		switch f.state {
+		case stHeader:
+			f.err = f.header()
+		case stHuff:
+			f.err = f.huff()
+		case stStored:
+			f.err = f.copyStored()
+		case stEnd:
+			f.err = io.EOF
+		}
+	}
+	f.src.Discard(f.ip) // buffered bytes, it cannot fail
+	f.in, f.ip = nil, 0
+}
+
+// more makes more input buffered, once all of it is consumed: src reads
+// once more, as its ReadByte would.
+func (f *inflater) more() error {
+	f.src.Discard(f.ip)
+	f.in, f.ip = nil, 0
+	if _, err := f.src.Peek(1); err != nil {
+		if err == io.EOF {
+			return errTruncated
+		}
+		return err
+	}
+	f.in, _ = f.src.Peek(f.src.Buffered())
+	return nil
+}
+
+// need makes sure n bits are buffered, reading one byte at a time.
+func (f *inflater) need(n uint) error {
+	for f.nb < n {
+		if f.ip >= len(f.in) {
+			if err := f.more(); err != nil {
+				return err
+			}
+		}
+		f.bits |= uint64(f.in[f.ip]) << f.nb
+		f.ip++
+		f.nb += 8
+	}
+	return nil
+}
+
+func (f *inflater) take(n uint) uint64 {
+	v := f.bits & (1<<n - 1)
+	f.bits >>= n
+	f.nb -= n
+	return v
+}
+
+// header reads a block's header, and a dynamic block's code.
+func (f *inflater) header() error {
+	if err := f.need(3); err != nil {
+		return err
+	}
+	f.final = f.take(1) == 1
+	switch f.take(2) {
+	case 0:
+		f.state = stStored
+		return f.storedHeader()
+	case 1:
+		f.lit, f.dt = fixedTables()
+		f.litMin, f.distMin = 7, 5
+		f.state = stHuff
+		return nil
+	case 2:
+		if err := f.dynamic(); err != nil {
+			return err
+		}
+		f.lit, f.dt = &f.dynLit, &f.dynDist
+		f.state = stHuff
+		return nil
+	}
+	return corruptf("invalid block type")
+}
+
+// codeOrder is the order of the code-length code's lengths, RFC 1951 3.2.7.
+var codeOrder = [19]uint8{16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15}
+
+// dynamic reads a dynamic block's code, in compress/flate's order of
+// reads and checks.
+func (f *inflater) dynamic() error {
+	if err := f.need(14); err != nil {
+		return err
+	}
+	nlit := int(f.take(5)) + 257
+	ndist := int(f.take(5)) + 1
+	nclen := int(f.take(4)) + 4
+	if nlit > 286 || ndist > 30 {
+		return corruptf("invalid code counts")
+	}
+	var clLengths [19]uint8
+	for i := range nclen {
+		if err := f.need(3); err != nil {
+			return err
+		}
+		clLengths[codeOrder[i]] = uint8(f.take(3))
+	}
+	var clTable [1 << clRoot]uint32
+	clMin, ok := buildTable(clTable[:], clRoot, alphaCL, clLengths[:])
+	if !ok {
+		return corruptf("invalid code-length code")
+	}
+	lengths := f.lengths[:nlit+ndist]
+	for i := 0; i < len(lengths); {
+		e, err := f.lookup(clTable[:], clRoot, clMin)
+		if err != nil {
+			return err
+		}
+		if e&entBad != 0 {
+			return corruptf("invalid code length")
+		}
+		f.take(uint(e & 63))
+		sym := e >> 16
+		if sym < 16 {
+			lengths[i] = uint8(sym)
+			i++
+			continue
+		}
+		var rep int
+		var val uint8
+		switch sym {
+		case 16:
+			if i == 0 {
+				return corruptf("repeat with no length")
+			}
+			if err := f.need(2); err != nil {
+				return err
+			}
+			rep, val = 3+int(f.take(2)), lengths[i-1]
+		case 17:
+			if err := f.need(3); err != nil {
+				return err
+			}
+			rep = 3 + int(f.take(3))
+		default:
+			if err := f.need(7); err != nil {
+				return err
+			}
+			rep = 11 + int(f.take(7))
+		}
+		if i+rep > len(lengths) {
+			return corruptf("code lengths overflow")
+		}
+		for range rep {
+			lengths[i] = val
+			i++
+		}
+	}
+	litMin, ok1 := buildTable(f.dynLit[:], litRoot, alphaLit, lengths[:nlit])
+	distMin, ok2 := buildTable(f.dynDist[:], distRoot, alphaDist, lengths[nlit:])
+	if !ok1 || !ok2 {
+		return corruptf("invalid code")
+	}
+	// compress/flate reads at least as many bits as the end-of-block
+	// code before the first lookup: every block ends with one.
+	f.litMin = max(litMin, uint(lengths[256]))
+	f.distMin = distMin
+	return nil
+}
+
+// storedHeader reads a stored block's lengths, from the next byte
+// boundary.
+func (f *inflater) storedHeader() error {
+	f.bits >>= f.nb & 7
+	f.nb &^= 7
+	var b [4]byte
+	for i := range b {
+		c, err := f.alignedByte()
+		if err != nil {
+			return err
+		}
+		b[i] = c
+	}
+	n := binary.LittleEndian.Uint16(b[:2])
+	if n != ^binary.LittleEndian.Uint16(b[2:]) {
+		return corruptf("invalid stored block lengths")
+	}
+	f.stored = int(n)
+	if n == 0 {
+		f.endBlock()
+	}
+	return nil
+}
+
+// alignedByte reads the next byte when on a byte boundary.
+func (f *inflater) alignedByte() (byte, error) {
+	if f.nb >= 8 {
+		return byte(f.take(8)), nil
+	}
+	if f.ip >= len(f.in) {
+		if err := f.more(); err != nil {
+			return 0, err
+		}
+	}
+	f.ip++
+	return f.in[f.ip-1], nil
+}
+
+// copyStored copies a stored block's bytes into the window, as many as fit.
+func (f *inflater) copyStored() error {
+	for f.stored > 0 && f.op < winSize {
+		if f.nb >= 8 {
+			f.win[f.op] = byte(f.take(8))
+			f.op++
+			f.stored--
+			continue
+		}
+		if f.ip >= len(f.in) {
+			if err := f.more(); err != nil {
+				return err
+			}
+		}
+		c := copy(f.win[f.op:min(winSize, f.op+f.stored)], f.in[f.ip:])
+		f.op += c
+		f.ip += c
+		f.stored -= c
+	}
+	if f.stored == 0 {
+		f.endBlock()
+	}
+	return nil
+}
+
+func (f *inflater) endBlock() {
+	f.state = stHeader
+	if f.final {
+		f.state = stEnd
+	}
+}
+
+// huff decodes a Huffman-coded block until the window is about full, or
+// the block ends: fast while input is plentiful, else one symbol at a
+// time.
+func (f *inflater) huff() error {
+	for f.state == stHuff && f.op <= winSize-fastOut {
+		if f.ip+fastIn <= len(f.in) {
+			if err := f.fast(); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := f.slow(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lookup finds the entry of the next code of t, reading input as
+// compress/flate does: at least min bits, then until the entry's bits.
+func (f *inflater) lookup(t []uint32, root, min uint) (uint32, error) {
+	if err := f.need(min); err != nil {
+		return 0, err
+	}
+	for {
+		e := t[f.bits&(1<<root-1)]
+		if e&entLink != 0 {
+			e = t[uint(e>>16)+uint(f.bits>>root)&(1<<(e>>8&15)-1)]
+		}
+		if uint(e&63) <= f.nb {
+			return e, nil
+		}
+		if err := f.need(f.nb + 1); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// slow decodes one symbol, and a match's distance, when input is short.
+func (f *inflater) slow() error {
+	e, err := f.lookup(f.lit[:], litRoot, f.litMin)
+	if err != nil {
+		return err
+	}
+	switch {
+	case e&entBad != 0:
+		return corruptf("invalid literal/length code")
+	case e&entLit != 0:
+		f.take(uint(e & 63))
+		f.win[f.op] = byte(e >> 16)
+		f.op++
+		return nil
+	case e&entEOB != 0:
+		f.take(uint(e & 63))
+		f.endBlock()
+		return nil
+	}
+	length := int(e>>16) + int(f.take(uint(e&63))>>(e>>8&15))
+	d, err := f.lookup(f.dt[:], distRoot, f.distMin)
+	if err != nil {
+		return err
+	}
+	if d&entBad != 0 {
+		return corruptf("invalid distance code")
+	}
+	dist := int(d>>16) + int(f.take(uint(d&63))>>(d>>8&15))
+	if dist > f.op {
+		return corruptf("distance too far back")
+	}
+	w := f.win[f.op-dist : f.op+length]
+	for i := dist; i < len(w); i++ {
+		w[i] = w[i-dist]
+	}
+	f.op += length
+	return nil
+}
+
+// fast decodes while fastIn input bytes and fastOut output bytes are at
+// hand, then leaves the bit buffer holding less than a byte (as far as
+// the buffered input allows).
+func (f *inflater) fast() error {
+	in, ip := f.in, f.ip
+	win, op := f.win, f.op
+	bitbuf, nb := f.bits, f.nb
+	lt, dt := f.lit, f.dt
+	var err error
+	for ip <= len(in)-fastIn && op <= winSize-fastOut {
+		bitbuf |= binary.LittleEndian.Uint64(in[ip:]) << (nb & 63)
+		ip += int(63-nb) >> 3
+		nb |= 56
+		e := lt[bitbuf&(1<<litRoot-1)]
+		if e&entLink != 0 {
+			e = lt[uint(e>>16)+uint(bitbuf>>litRoot)&(1<<(e>>8&15)-1)]
+		}
+		if e&entLit != 0 {
+			bitbuf >>= e & 63
+			nb -= uint(e & 63)
+			win[op] = byte(e >> 16)
+			op++
+			e = lt[bitbuf&(1<<litRoot-1)]
+			if e&entLink != 0 {
+				e = lt[uint(e>>16)+uint(bitbuf>>litRoot)&(1<<(e>>8&15)-1)]
+			}
+			if e&entLit != 0 {
+				bitbuf >>= e & 63
+				nb -= uint(e & 63)
+				win[op] = byte(e >> 16)
+				op++
+				continue
+			}
+			bitbuf |= binary.LittleEndian.Uint64(in[ip:]) << (nb & 63)
+			ip += int(63-nb) >> 3
+			nb |= 56
+		}
+		if e&(entEOB|entBad) != 0 {
+			if e&entBad != 0 {
+				err = corruptf("invalid literal/length code")
+				break
+			}
+			bitbuf >>= e & 63
+			nb -= uint(e & 63)
+			f.endBlock()
+			break
+		}
+		total := e & 63
+		length := int(e>>16) + int((bitbuf&(1<<total-1))>>(e>>8&15))
+		bitbuf >>= total
+		nb -= uint(total)
+
+		d := dt[bitbuf&(1<<distRoot-1)]
+		if d&entLink != 0 {
+			d = dt[uint(d>>16)+uint(bitbuf>>distRoot)&(1<<(d>>8&15)-1)]
+		}
+		if d&entBad != 0 {
+			err = corruptf("invalid distance code")
+			break
+		}
+		total = d & 63
+		dist := int(d>>16) + int((bitbuf&(1<<total-1))>>(d>>8&15))
+		bitbuf >>= total
+		nb -= uint(total)
+		if dist > op {
+			err = corruptf("distance too far back")
+			break
+		}
+		src := op - dist
+		switch {
+		case dist >= 8:
+			for i := 0; i < length; i += 8 {
+				binary.LittleEndian.PutUint64(win[op+i:], binary.LittleEndian.Uint64(win[src+i:]))
+			}
+		case dist == 1:
+			v := uint64(win[src]) * 0x0101010101010101
+			for i := 0; i < length; i += 8 {
+				binary.LittleEndian.PutUint64(win[op+i:], v)
+			}
+		default:
+			w := win[src : op+length]
+			for i := dist; i < len(w); i++ {
+				w[i] = w[i-dist]
+			}
+		}
+		op += length
+	}
+	// Give back the whole bytes read ahead.
+	back := min(int(nb>>3), ip)
+	ip -= back
+	nb -= uint(back) << 3
+	bitbuf &= 1<<nb - 1
+	f.ip, f.op, f.bits, f.nb = ip, op, bitbuf, nb
+	return err
+}
