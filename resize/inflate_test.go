@@ -907,3 +907,56 @@ func TestInflateReaders(t *testing.T) {
 		}
 	}
 }
+
+// FuzzInflate: ours and compress/flate agree on every input: the same
+// output, up to 4 MiB, and the same bytes consumed; or both refuse it, ours
+// with ErrCorrupt; and a source that fails after the input gives its error
+// back where compress/flate does.
+func FuzzInflate(f *testing.F) {
+	for _, level := range []int{-2, 0, 1, 6, 9} {
+		f.Add(deflate(f, []byte(strings.Repeat("fuzz the inflater, fuzz it well. ", 20)), level))
+	}
+	f.Add(deflate(f, pngRows(f, testimages.EncodePNG(testimages.Photo(24, 16, 1))), 6))
+	f.Add(deflate(f, pngRows(f, testimages.EncodePNG(testimages.Screenshot(40, 30))), 9))
+	for _, c := range inflateCases() {
+		if len(c.z) < 4096 {
+			f.Add(c.z)
+		}
+	}
+	r := rand.New(rand.NewPCG(9, 10))
+	for range 4 {
+		if z := randomStream(r, 3); len(z) < 4096 {
+			f.Add(z)
+		}
+	}
+	const limit = 4 << 20
+	boom := errors.New("boom")
+	f.Fuzz(func(t *testing.T, z []byte) {
+		want, wantRest, stdErr := stdInflate(z, limit)
+		br := bufio.NewReader(io.MultiReader(bytes.NewReader(z), strings.NewReader(inflateTrailer)))
+		got, err := io.ReadAll(io.LimitReader(newInflater(br), limit))
+		if (err == nil) != (stdErr == nil) {
+			t.Fatalf("ours: %v; compress/flate: %v", err, stdErr)
+		}
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("%v, not ErrCorrupt", err)
+			}
+		} else {
+			if !bytes.Equal(got, want) {
+				t.Fatalf("output differs: %d bytes, compress/flate %d", len(got), len(want))
+			}
+			if len(got) < limit {
+				rest, _ := io.ReadAll(br)
+				if !bytes.Equal(rest, wantRest) {
+					t.Fatalf("%d bytes left after the stream, compress/flate leaves %d", len(rest), len(wantRest))
+				}
+			}
+		}
+		_, err = io.ReadAll(io.LimitReader(newInflater(&failAfter{z, boom}), limit))
+		_, stdErr = io.ReadAll(io.LimitReader(flate.NewReader(bufio.NewReader(&failAfter{z, boom})), limit))
+		if errors.Is(err, boom) != errors.Is(stdErr, boom) {
+			t.Fatalf("source failing: ours %v; compress/flate %v", err, stdErr)
+		}
+	})
+}
