@@ -38,20 +38,22 @@ const (
 	litTableLen  = 1<<litRoot + 57*16
 	distTableLen = 1<<distRoot + 3*128 + 32
 
-	// The fast loop runs while a refill, and another after two literals,
-	// can load 8 bytes, and while two literals and a match, whose copy
-	// may write 7 bytes past its end, fit in the window.
+	// The fast loop runs while a refill, and another after two lookups of
+	// literals, can load 8 bytes, and while four literals and a match,
+	// whose copy may write 7 bytes past its end, fit in the window.
 	fastIn  = 16
-	fastOut = 2 + maxMatch + 7
+	fastOut = 4 + maxMatch + 7
 )
 
 // A table entry:
 //
-//	bits 0-5    bits a lookup consumes: code and, where they fit, extra bits
-//	bits 8-11   code length, where any remaining extra bits start; for a
-//	            link, the second-level table's width
+//	bits 0-5    bits a lookup consumes: code and, where they fit, extra
+//	            bits, or two literals' codes
+//	bits 6-7    literals: how many, 1 or 2
+//	bits 8-11   code length, where any remaining extra bits start (the
+//	            first literal's); for a link, the second-level table's width
 //	bits 12-15  kind flags
-//	bits 16-31  literal byte, length or distance base, or link offset
+//	bits 16-31  literal bytes, length or distance base, or link offset
 const (
 	entLit  = 1 << 12
 	entEOB  = 1 << 13
@@ -75,40 +77,43 @@ const (
 )
 
 // entry is the table entry of symbol sym of alphabet alpha with a code of
-// n bits, and the number of extra bits it leaves to read (0 if the entry
-// is resolved for each value of them, see buildTable).
-func entry(alpha int, sym int, n uint) (e uint32, extra uint) {
+// n bits.
+func entry(alpha int, sym int, n uint) uint32 {
 	switch alpha {
 	case alphaLit:
 		switch {
 		case sym < 256:
-			return entLit | uint32(sym)<<16 | uint32(n)<<8 | uint32(n), 0
+			return entLit | uint32(sym)<<16 | 1<<6 | uint32(n)<<8 | uint32(n)
 		case sym == 256:
-			return entEOB | uint32(n)<<8 | uint32(n), 0
+			return entEOB | uint32(n)<<8 | uint32(n)
 		case sym < 286:
 			x := uint(lengthExtra[sym-257])
-			return uint32(lengthBase[sym-257])<<16 | uint32(n)<<8 | uint32(n+x), x
+			return uint32(lengthBase[sym-257])<<16 | uint32(n)<<8 | uint32(n+x)
 		}
 	case alphaDist:
 		if sym < 30 {
 			x := uint(distExtra[sym])
-			return uint32(distBase[sym])<<16 | uint32(n)<<8 | uint32(n+x), x
+			return uint32(distBase[sym])<<16 | uint32(n)<<8 | uint32(n+x)
 		}
 	case alphaCL:
-		return uint32(sym)<<16 | uint32(n)<<8 | uint32(n), 0
+		return uint32(sym)<<16 | uint32(n)<<8 | uint32(n)
 	}
 	// Literal/length 286 and 287 and distances 30 and 31 have codes in
 	// the fixed code but are refused once read.
-	return entBad | uint32(n)<<8 | uint32(n), 0
+	return entBad | uint32(n)<<8 | uint32(n)
 }
 
 // buildTable fills t, of first-level width root, to decode the code that
 // lengths define (RFC 1951 3.2.2). It returns the shortest code's length
 // and false if compress/flate would refuse the code: it accepts complete
 // codes, a single code of one bit (zlib writes it) and no code at all
-// (refused only when a symbol is decoded with it). A length whose code
-// and extra bits fit in root bits gets one entry per extra bits' value,
-// with the length itself.
+// (refused only when a symbol is decoded with it). Where two literals'
+// codes fit in root bits, their entry decodes both.
+//
+// Tables are built for every block (a photo's stream has one every 16 KiB
+// or so), so the first level is filled by doubling: the codes of n bits
+// are set once each in the first 1<<n entries, which are then copied onto
+// the next 1<<n.
 func buildTable(t []uint32, root uint, alpha int, lengths []uint8) (uint, bool) {
 	var count [16]uint16
 	for _, n := range lengths {
@@ -130,24 +135,21 @@ func buildTable(t []uint32, root uint, alpha int, lengths []uint8) (uint, bool) 
 		}
 	}
 	rootT := t[:1<<root]
-	switch {
-	case maxLen == 0:
+	if maxLen == 0 {
 		for i := range rootT {
 			rootT[i] = entBad
 		}
 		return 0, true
-	case left != 0:
-		if maxLen != 1 || count[1] != 1 {
-			return 0, false // incomplete
-		}
-		for i := range rootT {
-			rootT[i] = entBad // the odd half: no code
-		}
+	}
+	if left != 0 && (maxLen != 1 || count[1] != 1) {
+		return 0, false // incomplete
 	}
 
-	// Symbols sorted by code length, then value: the canonical order.
-	var offs [16]uint16
-	for n := 1; n < 15; n++ {
+	// Symbols by code length, then value (the canonical order), and
+	// their codes, reversed as they are read.
+	var offs [17]uint16 // of each length in sorted
+	var lits [16]uint16 // where the literals of each length end in sorted
+	for n := 1; n < 16; n++ {
 		offs[n+1] = offs[n] + count[n]
 	}
 	var sorted [288]uint16
@@ -155,67 +157,85 @@ func buildTable(t []uint32, root uint, alpha int, lengths []uint8) (uint, bool) 
 		if n != 0 {
 			sorted[offs[n]] = uint16(s)
 			offs[n]++
+			if s < 256 {
+				lits[n] = offs[n]
+			}
 		}
 	}
-	nsym := int(offs[15])
-
-	code := uint(0) // the next code, MSB-first, of length n
-	n := uint(1)
-	next := uint(1 << root) // the next free second-level entry
-	var linkPrefix, linkBase, linkBits uint = ^uint(0), 0, 0
-	for i := 0; i < nsym; i++ {
-		s := int(sorted[i])
-		for uint(lengths[s]) != n {
-			code <<= 1
-			n++
+	for n := 15; n > 0; n-- {
+		offs[n] -= count[n]
+		if lits[n] == 0 {
+			lits[n] = offs[n]
 		}
-		rev := uint(bits.Reverse16(uint16(code))) >> (16 - n)
-		code++
-		e, extra := entry(alpha, s, n)
-		if n <= root {
-			if extra > 0 && n+extra <= root {
-				// Resolve the extra bits: one entry per value.
-				base := e >> 16
-				for x := uint(0); x < 1<<extra; x++ {
-					ex := (base+uint32(x))<<16 | uint32(n+extra)<<8 | uint32(n+extra)
-					for j := rev | x<<n; j < 1<<root; j += 1 << (n + extra) {
-						rootT[j] = ex
-					}
-				}
-				continue
-			}
-			for j := rev; j < 1<<root; j += 1 << n {
-				rootT[j] = e
-			}
+	}
+	// codes[i] is sorted[i]'s code, reversed as it is read, and the
+	// symbol above: what the loops below need, next to each other.
+	var codes [288]uint32
+	code := uint(0)
+	for n := uint(1); n <= maxLen; n++ {
+		for i := offs[n]; i < offs[n+1]; i++ {
+			codes[i] = uint32(bits.Reverse16(uint16(code))>>(16-n)) | uint32(sorted[i])<<16
+			code++
+		}
+		code <<= 1
+	}
+
+	rootT[0], rootT[1] = entBad, entBad // the single code's missing half
+	for n := uint(1); n <= root; n++ {
+		if n > 1 {
+			copy(rootT[1<<(n-1):1<<n], rootT[:1<<(n-1)])
+		}
+		for _, c := range codes[offs[n]:offs[n+1]] {
+			rootT[c&0xffff] = entry(alpha, int(c>>16), n)
+		}
+		if alpha != alphaLit {
 			continue
 		}
-		// A long code: in the second-level table of its first root bits.
-		prefix := rev & (1<<root - 1)
-		if prefix != linkPrefix {
-			// A new table, as wide as the longest code that shares the
-			// prefix: codes follow each other in canonical order.
-			last, c := n, code-1
-			for j := i + 1; j < nsym; j++ {
-				nj := uint(lengths[sorted[j]])
-				c = (c + 1) << (nj - last)
-				if c>>(nj-root) != (code-1)>>(n-root) {
-					break
-				}
-				last = nj
-			}
-			linkPrefix, linkBase, linkBits = prefix, next, last-root
-			next += 1 << linkBits
-			if next > uint(len(t)) {
-				return 0, false // cannot happen for a complete code
-			}
-			rootT[prefix] = entLink | uint32(linkBase)<<16 | uint32(linkBits)<<8
-		}
-		sub := t[linkBase : linkBase+1<<linkBits]
-		for j := rev >> root; j < 1<<linkBits; j += 1 << (n - root) {
-			sub[j] = e
+		for n1 := minLen; n1+minLen <= n; n1++ {
+			n2 := n - n1
+			pairs((*[1 << litRoot]uint32)(rootT), codes[offs[n1]:lits[n1]], codes[offs[n2]:lits[n2]], n1, n)
 		}
 	}
+
+	// Codes longer than root, in second-level tables by their first
+	// root bits. In canonical order the codes sharing them follow each
+	// other, the longest last.
+	next := uint(1 << root) // the next free second-level entry
+	for i := int(offs[root+1]); i < int(offs[16]); {
+		prefix := codes[i] & (1<<root - 1)
+		j := i + 1
+		for j < int(offs[16]) && codes[j]&(1<<root-1) == prefix {
+			j++
+		}
+		width := uint(lengths[sorted[j-1]]) - root
+		if next+1<<width > uint(len(t)) {
+			return 0, false // cannot happen for a complete code
+		}
+		rootT[prefix] = entLink | uint32(next)<<16 | uint32(width)<<8
+		sub := t[next : next+1<<width]
+		for ; i < j; i++ {
+			s := sorted[i]
+			n := uint(lengths[s])
+			e := entry(alpha, int(s), n)
+			for k := uint(codes[i]&0xffff) >> root; k < 1<<width; k += 1 << (n - root) {
+				sub[k] = e
+			}
+		}
+		next += 1 << width
+	}
 	return minLen, true
+}
+
+// pairs sets the entries of each literal of first, of n1 bits, followed by
+// each of second, n bits in all. Entries are code | symbol<<16.
+func pairs(t *[1 << litRoot]uint32, first, second []uint32, n1, n uint) {
+	for _, b := range second {
+		rb := (b & 0xffff) << (n1 & 15)
+		eb := entLit | b>>16<<24 | 2<<6 | uint32(n1)<<8 | uint32(n)
+		for _, a := range first {
+			t[(a|rb)&(1<<litRoot-1)] = eb | a&^0xffff
+		}
+	}
 }
 
 // fixedTables are the tables of the fixed code, RFC 1951 3.2.6.
@@ -601,7 +621,8 @@ func (f *inflater) huff() error {
 }
 
 // lookup finds the entry of the next code of t, reading input as
-// compress/flate does: at least min bits, then until the entry's bits.
+// compress/flate does: at least min bits, then until the entry's bits; a
+// literal's entry only to the first literal's.
 func (f *inflater) lookup(t []uint32, root, min uint) (uint32, error) {
 	if err := f.need(min); err != nil {
 		return 0, err
@@ -611,7 +632,11 @@ func (f *inflater) lookup(t []uint32, root, min uint) (uint32, error) {
 		if e&entLink != 0 {
 			e = t[uint(e>>16)+uint(f.bits>>root)&(1<<(e>>8&15)-1)]
 		}
-		if uint(e&63) <= f.nb {
+		n := uint(e & 63)
+		if e&entLit != 0 {
+			n = uint(e >> 8 & 15)
+		}
+		if n <= f.nb {
 			return e, nil
 		}
 		if err := f.need(f.nb + 1); err != nil {
@@ -630,7 +655,7 @@ func (f *inflater) slow() error {
 	case e&entBad != 0:
 		return corruptf("invalid literal/length code")
 	case e&entLit != 0:
-		f.take(uint(e & 63))
+		f.take(uint(e >> 8 & 15)) // the first literal only
 		f.win[f.op] = byte(e >> 16)
 		f.op++
 		return nil
@@ -679,8 +704,8 @@ func (f *inflater) fast() error {
 		if e&entLit != 0 {
 			bitbuf >>= e & 63
 			nb -= uint(e & 63)
-			win[op] = byte(e >> 16)
-			op++
+			binary.LittleEndian.PutUint16(win[op:], uint16(e>>16))
+			op += int(e >> 6 & 3)
 			e = lt[bitbuf&(1<<litRoot-1)]
 			if e&entLink != 0 {
 				e = lt[uint(e>>16)+uint(bitbuf>>litRoot)&(1<<(e>>8&15)-1)]
@@ -688,8 +713,8 @@ func (f *inflater) fast() error {
 			if e&entLit != 0 {
 				bitbuf >>= e & 63
 				nb -= uint(e & 63)
-				win[op] = byte(e >> 16)
-				op++
+				binary.LittleEndian.PutUint16(win[op:], uint16(e>>16))
+				op += int(e >> 6 & 3)
 				continue
 			}
 			bitbuf |= binary.LittleEndian.Uint64(in[ip:]) << (nb & 63)
