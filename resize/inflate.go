@@ -27,15 +27,15 @@ const (
 
 	// The decode tables' first-level widths. Longer codes go through a
 	// second-level table.
-	litRoot  = 11
+	litRoot  = 12
 	distRoot = 8
 	clRoot   = 7 // code-length codes are at most 7 bits: one level
 
 	// Second-level room. A complete code's second-level table of k bits
 	// holds at least k+1 codes, so 286 literal/length codes of at most
-	// 15 bits fill at most 57 tables of 16 entries; 30 distance codes
-	// fill at most 3 of 128 and one of 32.
-	litTableLen  = 1<<litRoot + 57*16
+	// 15 bits fill at most 71 tables of 8 entries and one of 2; 30
+	// distance codes at most 3 of 128 and one of 32.
+	litTableLen  = 1<<litRoot + 71*8 + 2
 	distTableLen = 1<<distRoot + 3*128 + 32
 
 	// The fast loop runs while a refill, and another after two lookups of
@@ -50,8 +50,9 @@ const (
 //	bits 0-5    bits a lookup consumes: code and, where they fit, extra
 //	            bits, or two literals' codes
 //	bits 6-7    literals: how many, 1 or 2
+//	            (for a link: the mask of the second-level table's index)
 //	bits 8-11   code length, where any remaining extra bits start (the
-//	            first literal's); for a link, the second-level table's width
+//	            first literal's)
 //	bits 12-15  kind flags
 //	bits 16-31  literal bytes, length or distance base, or link offset
 const (
@@ -211,7 +212,7 @@ func buildTable(t []uint32, root uint, alpha int, lengths []uint8) (uint, bool) 
 		if next+1<<width > uint(len(t)) {
 			return 0, false // cannot happen for a complete code
 		}
-		rootT[prefix] = entLink | uint32(next)<<16 | uint32(width)<<8
+		rootT[prefix] = entLink | uint32(next)<<16 | 1<<width - 1
 		sub := t[next : next+1<<width]
 		for ; i < j; i++ {
 			s := sorted[i]
@@ -306,7 +307,7 @@ type inflater struct {
 	bits uint64
 	nb   uint
 
-	win []byte // win[:op] is output, of which win[rp:op] is still to be read
+	win *[winSize]byte // win[:op] is output, of which win[rp:op] is still to be read
 	op  int
 	rp  int
 
@@ -333,7 +334,7 @@ func newInflater(r io.Reader) *inflater {
 	if !ok {
 		br = bufio.NewReader(r)
 	}
-	return &inflater{src: br, win: make([]byte, winSize)}
+	return &inflater{src: br, win: new([winSize]byte)}
 }
 
 // Read reads decompressed bytes. It returns io.EOF after the final block,
@@ -363,7 +364,7 @@ func (f *inflater) Read(p []byte) (int, error) {
 // or an error. All the window's output has been read.
 func (f *inflater) decode() {
 	if f.op > winSize-fastOut {
-		copy(f.win, f.win[f.op-histSize:f.op])
+		copy(f.win[:], f.win[f.op-histSize:f.op])
 		f.op, f.rp = histSize, histSize
 	}
 	f.in, _ = f.src.Peek(f.src.Buffered())
@@ -380,6 +381,7 @@ func (f *inflater) decode() {
 			f.err = io.EOF
 		}
 	}
+	f.giveBack()
 	f.src.Discard(f.ip) // buffered bytes, it cannot fail
 	f.in, f.ip = nil, 0
 }
@@ -399,8 +401,19 @@ func (f *inflater) more() error {
 	return nil
 }
 
-// need makes sure n bits are buffered, reading one byte at a time.
+// need makes sure n bits are buffered: 8 bytes at once if the buffer has
+// them (the whole bytes are given back before decode returns), else one
+// byte at a time, as compress/flate reads.
 func (f *inflater) need(n uint) error {
+	if f.nb >= n {
+		return nil
+	}
+	if f.ip+8 <= len(f.in) {
+		f.bits |= binary.LittleEndian.Uint64(f.in[f.ip:]) << (f.nb & 63)
+		f.ip += int(63-f.nb) >> 3
+		f.nb |= 56
+		return nil
+	}
 	for f.nb < n {
 		if f.ip >= len(f.in) {
 			if err := f.more(); err != nil {
@@ -412,6 +425,15 @@ func (f *inflater) need(n uint) error {
 		f.nb += 8
 	}
 	return nil
+}
+
+// giveBack returns the whole bytes of the bit buffer to the input, those
+// still in it.
+func (f *inflater) giveBack() {
+	back := min(int(f.nb>>3), f.ip)
+	f.ip -= back
+	f.nb -= uint(back) << 3
+	f.bits &= 1<<f.nb - 1
 }
 
 func (f *inflater) take(n uint) uint64 {
@@ -561,6 +583,7 @@ func (f *inflater) alignedByte() (byte, error) {
 	if f.nb >= 8 {
 		return byte(f.take(8)), nil
 	}
+	f.bits = 0 // its bits above nb may be the bytes read now
 	if f.ip >= len(f.in) {
 		if err := f.more(); err != nil {
 			return 0, err
@@ -579,6 +602,7 @@ func (f *inflater) copyStored() error {
 			f.stored--
 			continue
 		}
+		f.bits = 0
 		if f.ip >= len(f.in) {
 			if err := f.more(); err != nil {
 				return err
@@ -630,7 +654,7 @@ func (f *inflater) lookup(t []uint32, root, min uint) (uint32, error) {
 	for {
 		e := t[f.bits&(1<<root-1)]
 		if e&entLink != 0 {
-			e = t[uint(e>>16)+uint(f.bits>>root)&(1<<(e>>8&15)-1)]
+			e = t[uint(e>>16)+uint(f.bits>>root)&uint(e&0xff)]
 		}
 		n := uint(e & 63)
 		if e&entLit != 0 {
@@ -688,32 +712,39 @@ func (f *inflater) slow() error {
 // hand, then leaves the bit buffer holding less than a byte (as far as
 // the buffered input allows).
 func (f *inflater) fast() error {
+	const (
+		litMask = 1<<litRoot - 1
+		winMask = winSize - 1 // op never wraps: the masks only spare bounds checks
+	)
 	in, ip := f.in, f.ip
 	win, op := f.win, f.op
 	bitbuf, nb := f.bits, f.nb
 	lt, dt := f.lit, f.dt
+	inEnd := len(in) - fastIn
 	var err error
-	for ip <= len(in)-fastIn && op <= winSize-fastOut {
+	for ip <= inEnd && op <= winSize-fastOut {
 		bitbuf |= binary.LittleEndian.Uint64(in[ip:]) << (nb & 63)
 		ip += int(63-nb) >> 3
 		nb |= 56
-		e := lt[bitbuf&(1<<litRoot-1)]
+		e := lt[bitbuf&litMask]
 		if e&entLink != 0 {
-			e = lt[uint(e>>16)+uint(bitbuf>>litRoot)&(1<<(e>>8&15)-1)]
+			e = lt[uint(e>>16)+uint(bitbuf>>litRoot)&uint(e&0xff)]
 		}
 		if e&entLit != 0 {
 			bitbuf >>= e & 63
 			nb -= uint(e & 63)
-			binary.LittleEndian.PutUint16(win[op:], uint16(e>>16))
+			win[op&winMask] = byte(e >> 16)
+			win[(op+1)&winMask] = byte(e >> 24)
 			op += int(e >> 6 & 3)
-			e = lt[bitbuf&(1<<litRoot-1)]
+			e = lt[bitbuf&litMask]
 			if e&entLink != 0 {
-				e = lt[uint(e>>16)+uint(bitbuf>>litRoot)&(1<<(e>>8&15)-1)]
+				e = lt[uint(e>>16)+uint(bitbuf>>litRoot)&uint(e&0xff)]
 			}
 			if e&entLit != 0 {
 				bitbuf >>= e & 63
 				nb -= uint(e & 63)
-				binary.LittleEndian.PutUint16(win[op:], uint16(e>>16))
+				win[op&winMask] = byte(e >> 16)
+				win[(op+1)&winMask] = byte(e >> 24)
 				op += int(e >> 6 & 3)
 				continue
 			}
@@ -738,7 +769,7 @@ func (f *inflater) fast() error {
 
 		d := dt[bitbuf&(1<<distRoot-1)]
 		if d&entLink != 0 {
-			d = dt[uint(d>>16)+uint(bitbuf>>distRoot)&(1<<(d>>8&15)-1)]
+			d = dt[uint(d>>16)+uint(bitbuf>>distRoot)&uint(d&0xff)]
 		}
 		if d&entBad != 0 {
 			err = corruptf("invalid distance code")
@@ -771,11 +802,7 @@ func (f *inflater) fast() error {
 		}
 		op += length
 	}
-	// Give back the whole bytes read ahead.
-	back := min(int(nb>>3), ip)
-	ip -= back
-	nb -= uint(back) << 3
-	bitbuf &= 1<<nb - 1
 	f.ip, f.op, f.bits, f.nb = ip, op, bitbuf, nb
+	f.giveBack()
 	return err
 }
