@@ -194,7 +194,7 @@ func buildTable(t []uint32, root uint, alpha int, lengths []uint8) (uint, bool) 
 		}
 		for n1 := minLen; n1+minLen <= n; n1++ {
 			n2 := n - n1
-			pairs((*[1 << litRoot]uint32)(rootT), codes[offs[n1]:lits[n1]], codes[offs[n2]:lits[n2]], n1, n)
+			pairs(rootT, codes[offs[n1]:lits[n1]], codes[offs[n2]:lits[n2]], n1, n)
 		}
 	}
 
@@ -229,12 +229,13 @@ func buildTable(t []uint32, root uint, alpha int, lengths []uint8) (uint, bool) 
 
 // pairs sets the entries of each literal of first, of n1 bits, followed by
 // each of second, n bits in all. Entries are code | symbol<<16.
-func pairs(t *[1 << litRoot]uint32, first, second []uint32, n1, n uint) {
+func pairs(table []uint32, first, second []uint32, n1, n uint) {
+	t := table[: 1<<litRoot : 1<<litRoot]
 	for _, b := range second {
 		rb := (b & 0xffff) << (n1 & 15)
 		eb := entLit | b>>16<<24 | 2<<6 | uint32(n1)<<8 | uint32(n)
 		for _, a := range first {
-			t[(a|rb)&(1<<litRoot-1)] = eb | a&^0xffff
+			t[(a|rb)&(1<<litRoot-1)] = a&^0xffff | eb
 		}
 	}
 }
