@@ -40,9 +40,9 @@ const (
 
 	// The fast loop runs while a refill, and another after two lookups of
 	// literals, can load 8 bytes, and while four literals and a match,
-	// whose copy may write 7 bytes past its end, fit in the window.
+	// whose copy may write 31 bytes past its end, fit in the window.
 	fastIn  = 16
-	fastOut = 4 + maxMatch + 7
+	fastOut = 4 + maxMatch + 31
 )
 
 // A table entry:
@@ -786,14 +786,27 @@ func (f *inflater) fast() error {
 		}
 		src := op - dist
 		switch {
+		case dist >= 8 && length <= 16:
+			// Two words: the second's source is written when read.
+			binary.LittleEndian.PutUint64(win[op:], binary.LittleEndian.Uint64(win[src:]))
+			binary.LittleEndian.PutUint64(win[op+8:], binary.LittleEndian.Uint64(win[src+8:]))
+		case dist >= length:
+			copy(win[op:op+length], win[src:op])
 		case dist >= 8:
-			for i := 0; i < length; i += 8 {
-				binary.LittleEndian.PutUint64(win[op+i:], binary.LittleEndian.Uint64(win[src+i:]))
+			// Overlapping, a word at a time (up to 7 bytes too many).
+			w := win[src : op+length+7]
+			for i := 0; i+dist+8 <= len(w); i += 8 {
+				binary.LittleEndian.PutUint64(w[i+dist:], binary.LittleEndian.Uint64(w[i:]))
 			}
 		case dist == 1:
+			// A run: 32 bytes at a time (up to 31 too many).
 			v := uint64(win[src]) * 0x0101010101010101
-			for i := 0; i < length; i += 8 {
-				binary.LittleEndian.PutUint64(win[op+i:], v)
+			for i := 0; i < length; i += 32 {
+				w := (*[32]byte)(win[op+i : op+i+32])
+				binary.LittleEndian.PutUint64(w[0:], v)
+				binary.LittleEndian.PutUint64(w[8:], v)
+				binary.LittleEndian.PutUint64(w[16:], v)
+				binary.LittleEndian.PutUint64(w[24:], v)
 			}
 		default:
 			w := win[src : op+length]

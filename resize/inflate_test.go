@@ -165,41 +165,51 @@ func TestInflateRoundTrip(t *testing.T) {
 	}
 }
 
-// benchDeflate is the raw deflate stream of the bench's 12 MP photo.
+// benchDeflate is the raw deflate stream of the bench's 12 MP photo, and
+// of its 1920×1080 screenshot (mostly matches).
 var benchDeflate = sync.OnceValue(func() []byte {
 	return pngIDAT(testimages.EncodePNG(testimages.Photo(4000, 3000, 1)))
 })
 
-// BenchmarkInflate inflates the 12 MP photo's image data, read in 1 MiB
-// batches as the PNG path does, with ours and the two others. Bytes are
-// the compressed size.
+var benchScreenshot = sync.OnceValue(func() []byte {
+	return pngIDAT(testimages.EncodePNG(testimages.Screenshot(1920, 1080)))
+})
+
+// BenchmarkInflate inflates the 12 MP photo's image data (and the
+// screenshot's), read in 1 MiB batches as the PNG path does, with ours and
+// the two others. Bytes are the compressed size.
 func BenchmarkInflate(b *testing.B) {
-	z := benchDeflate()
-	for _, dec := range []struct {
+	for _, src := range []struct {
 		name string
-		new  func(io.Reader) io.Reader
-	}{
-		{"ours", func(r io.Reader) io.Reader { return newInflater(r) }},
-		{"klauspost", func(r io.Reader) io.Reader { return kflate.NewReader(r) }},
-		{"stdlib", func(r io.Reader) io.Reader { return flate.NewReader(r) }},
-	} {
-		b.Run(dec.name, func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(z)))
-			buf := make([]byte, 1<<20)
-			for b.Loop() {
-				r := dec.new(bufio.NewReaderSize(bytes.NewReader(z), 32<<10))
-				for {
-					_, err := io.ReadFull(r, buf)
-					if err == io.EOF || err == io.ErrUnexpectedEOF {
-						break
-					}
-					if err != nil {
-						b.Fatal(err)
+		z    func() []byte
+	}{{"photo", benchDeflate}, {"screenshot", benchScreenshot}} {
+		for _, dec := range []struct {
+			name string
+			new  func(io.Reader) io.Reader
+		}{
+			{"ours", func(r io.Reader) io.Reader { return newInflater(r) }},
+			{"klauspost", func(r io.Reader) io.Reader { return kflate.NewReader(r) }},
+			{"stdlib", func(r io.Reader) io.Reader { return flate.NewReader(r) }},
+		} {
+			b.Run(src.name+"/"+dec.name, func(b *testing.B) {
+				z := src.z()
+				b.ReportAllocs()
+				b.SetBytes(int64(len(z)))
+				buf := make([]byte, 1<<20)
+				for b.Loop() {
+					r := dec.new(bufio.NewReaderSize(bytes.NewReader(z), 32<<10))
+					for {
+						_, err := io.ReadFull(r, buf)
+						if err == io.EOF || err == io.ErrUnexpectedEOF {
+							break
+						}
+						if err != nil {
+							b.Fatal(err)
+						}
 					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 
