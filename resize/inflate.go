@@ -22,7 +22,7 @@ import (
 
 const (
 	histSize = 32 << 10  // how far back a match may reach
-	winSize  = 256 << 10 // history plus the room decoded at once
+	winSize  = 128 << 10 // history plus the room decoded at once (256 KiB: no faster)
 	maxMatch = 258
 
 	// The decode tables' first-level widths. Longer codes go through a
