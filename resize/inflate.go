@@ -3,16 +3,16 @@ package resize
 import (
 	"bufio"
 	"encoding/binary"
-	"fmt"
 	"io"
 	"math/bits"
 	"sync"
 )
 
-// The PNG path's raw DEFLATE (RFC 1951) decoder. Inflating is the whole
+// The PNG path's raw DEFLATE (RFC 1951) decoder. Inflating was the whole
 // critical path of a large PNG, so this one decodes from the input
 // buffer's own bytes, 64 bits at a time, with tables that give a symbol
-// and its extra bits in one lookup.
+// and its extra bits in one lookup, or two literals (a photo's stream is
+// almost all literals).
 //
 // It accepts exactly the streams compress/flate accepts, with the same
 // output, and it reads input as compress/flate does when input runs short
@@ -47,14 +47,15 @@ const (
 
 // A table entry:
 //
-//	bits 0-5    bits a lookup consumes: code and, where they fit, extra
-//	            bits, or two literals' codes
+//	bits 0-5    bits a lookup consumes: the code and its extra bits, or
+//	            two literals' codes
 //	bits 6-7    literals: how many, 1 or 2
-//	            (for a link: the mask of the second-level table's index)
-//	bits 8-11   code length, where any remaining extra bits start (the
-//	            first literal's)
+//	bits 8-11   code length, where the extra bits start (the first
+//	            literal's length)
 //	bits 12-15  kind flags
 //	bits 16-31  literal bytes, length or distance base, or link offset
+//
+// A link's bits 0-7 are the mask of its second-level table's index.
 const (
 	entLit  = 1 << 12
 	entEOB  = 1 << 13
@@ -282,9 +283,7 @@ func (e *inflateError) Unwrap() []error {
 	return []error{ErrCorrupt}
 }
 
-func corruptf(format string, args ...any) error {
-	return &inflateError{msg: fmt.Sprintf(format, args...)}
-}
+func corrupt(msg string) error { return &inflateError{msg: msg} }
 
 var errTruncated = &inflateError{msg: "unexpected end of stream", truncated: true}
 
@@ -316,9 +315,11 @@ type inflater struct {
 	final  bool // the current block is the last
 	stored int
 
-	lit, dist       *[litTableLen]uint32
+	// The current block's tables, and the shortest code compress/flate
+	// reads before a lookup.
+	lit             *[litTableLen]uint32
+	dist            *[distTableLen]uint32
 	litMin, distMin uint
-	dt              *[distTableLen]uint32
 	dynLit          [litTableLen]uint32
 	dynDist         [distTableLen]uint32
 	lengths         [286 + 30]uint8
@@ -455,7 +456,7 @@ func (f *inflater) header() error {
 		f.state = stStored
 		return f.storedHeader()
 	case 1:
-		f.lit, f.dt = fixedTables()
+		f.lit, f.dist = fixedTables()
 		f.litMin, f.distMin = 7, 5
 		f.state = stHuff
 		return nil
@@ -463,11 +464,11 @@ func (f *inflater) header() error {
 		if err := f.dynamic(); err != nil {
 			return err
 		}
-		f.lit, f.dt = &f.dynLit, &f.dynDist
+		f.lit, f.dist = &f.dynLit, &f.dynDist
 		f.state = stHuff
 		return nil
 	}
-	return corruptf("invalid block type")
+	return corrupt("invalid block type")
 }
 
 // codeOrder is the order of the code-length code's lengths, RFC 1951 3.2.7.
@@ -483,7 +484,7 @@ func (f *inflater) dynamic() error {
 	ndist := int(f.take(5)) + 1
 	nclen := int(f.take(4)) + 4
 	if nlit > 286 || ndist > 30 {
-		return corruptf("invalid code counts")
+		return corrupt("invalid code counts")
 	}
 	var clLengths [19]uint8
 	for i := range nclen {
@@ -495,7 +496,7 @@ func (f *inflater) dynamic() error {
 	var clTable [1 << clRoot]uint32
 	clMin, ok := buildTable(clTable[:], clRoot, alphaCL, clLengths[:])
 	if !ok {
-		return corruptf("invalid code-length code")
+		return corrupt("invalid code-length code")
 	}
 	lengths := f.lengths[:nlit+ndist]
 	for i := 0; i < len(lengths); {
@@ -504,7 +505,7 @@ func (f *inflater) dynamic() error {
 			return err
 		}
 		if e&entBad != 0 {
-			return corruptf("invalid code length")
+			return corrupt("invalid code length")
 		}
 		f.take(uint(e & 63))
 		sym := e >> 16
@@ -518,7 +519,7 @@ func (f *inflater) dynamic() error {
 		switch sym {
 		case 16:
 			if i == 0 {
-				return corruptf("repeat with no length")
+				return corrupt("repeat with no length")
 			}
 			if err := f.need(2); err != nil {
 				return err
@@ -536,7 +537,7 @@ func (f *inflater) dynamic() error {
 			rep = 11 + int(f.take(7))
 		}
 		if i+rep > len(lengths) {
-			return corruptf("code lengths overflow")
+			return corrupt("code lengths overflow")
 		}
 		for range rep {
 			lengths[i] = val
@@ -546,7 +547,7 @@ func (f *inflater) dynamic() error {
 	litMin, ok1 := buildTable(f.dynLit[:], litRoot, alphaLit, lengths[:nlit])
 	distMin, ok2 := buildTable(f.dynDist[:], distRoot, alphaDist, lengths[nlit:])
 	if !ok1 || !ok2 {
-		return corruptf("invalid code")
+		return corrupt("invalid code")
 	}
 	// compress/flate reads at least as many bits as the end-of-block
 	// code before the first lookup: every block ends with one.
@@ -570,7 +571,7 @@ func (f *inflater) storedHeader() error {
 	}
 	n := binary.LittleEndian.Uint16(b[:2])
 	if n != ^binary.LittleEndian.Uint16(b[2:]) {
-		return corruptf("invalid stored block lengths")
+		return corrupt("invalid stored block lengths")
 	}
 	f.stored = int(n)
 	if n == 0 {
@@ -678,7 +679,7 @@ func (f *inflater) slow() error {
 	}
 	switch {
 	case e&entBad != 0:
-		return corruptf("invalid literal/length code")
+		return corrupt("invalid literal/length code")
 	case e&entLit != 0:
 		f.take(uint(e >> 8 & 15)) // the first literal only
 		f.win[f.op] = byte(e >> 16)
@@ -690,16 +691,16 @@ func (f *inflater) slow() error {
 		return nil
 	}
 	length := int(e>>16) + int(f.take(uint(e&63))>>(e>>8&15))
-	d, err := f.lookup(f.dt[:], distRoot, f.distMin)
+	d, err := f.lookup(f.dist[:], distRoot, f.distMin)
 	if err != nil {
 		return err
 	}
 	if d&entBad != 0 {
-		return corruptf("invalid distance code")
+		return corrupt("invalid distance code")
 	}
 	dist := int(d>>16) + int(f.take(uint(d&63))>>(d>>8&15))
 	if dist > f.op {
-		return corruptf("distance too far back")
+		return corrupt("distance too far back")
 	}
 	w := f.win[f.op-dist : f.op+length]
 	for i := dist; i < len(w); i++ {
@@ -720,7 +721,7 @@ func (f *inflater) fast() error {
 	in, ip := f.in, f.ip
 	win, op := f.win, f.op
 	bitbuf, nb := f.bits, f.nb
-	lt, dt := f.lit, f.dt
+	lt, dt := f.lit, f.dist
 	inEnd := len(in) - fastIn
 	var err error
 	for ip <= inEnd && op <= winSize-fastOut {
@@ -755,7 +756,7 @@ func (f *inflater) fast() error {
 		}
 		if e&(entEOB|entBad) != 0 {
 			if e&entBad != 0 {
-				err = corruptf("invalid literal/length code")
+				err = corrupt("invalid literal/length code")
 				break
 			}
 			bitbuf >>= e & 63
@@ -773,7 +774,7 @@ func (f *inflater) fast() error {
 			d = dt[uint(d>>16)+uint(bitbuf>>distRoot)&uint(d&0xff)]
 		}
 		if d&entBad != 0 {
-			err = corruptf("invalid distance code")
+			err = corrupt("invalid distance code")
 			break
 		}
 		total = d & 63
@@ -781,7 +782,7 @@ func (f *inflater) fast() error {
 		bitbuf >>= total
 		nb -= uint(total)
 		if dist > op {
-			err = corruptf("distance too far back")
+			err = corrupt("distance too far back")
 			break
 		}
 		src := op - dist
