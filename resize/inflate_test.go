@@ -24,10 +24,12 @@ const inflateTrailer = "TRAILER"
 
 // inflateAll inflates data, followed by inflateTrailer, with our inflater
 // reading into buffers of size bufSize. After the stream's end it returns
-// what is left of the input.
+// what is left of the input. Its bufio.Reader is small for small reads (the
+// inflater then works with little input at hand), else 32 KiB as in the
+// PNG path.
 func inflateAll(t testing.TB, data []byte, bufSize int) (out, rest []byte, err error) {
 	t.Helper()
-	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(data), strings.NewReader(inflateTrailer)), 16)
+	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(data), strings.NewReader(inflateTrailer)), min(max(16, bufSize), 32<<10))
 	f := newInflater(br)
 	buf := make([]byte, bufSize)
 	for {
@@ -481,7 +483,7 @@ func sameAsStd(t *testing.T, name string, z []byte) bool {
 			t.Fatalf("%s (%d-byte reads): ours %v, compress/flate %v", name, size, err, stdErr)
 		}
 		if err != nil {
-			if !errors.Is(err, ErrCorrupt) {
+			if !errors.Is(err, ErrCorrupt) || !strings.HasPrefix(err.Error(), "resize: corrupt image: png: inflate: ") {
 				t.Fatalf("%s: %v, not ErrCorrupt", name, err)
 			}
 			continue
@@ -896,6 +898,34 @@ func TestInflateCut(t *testing.T) {
 			_, stdErr := io.ReadAll(flate.NewReader(bufio.NewReader(&failAfter{z[:cut], boom})))
 			if errors.Is(err, boom) != errors.Is(stdErr, boom) || (err == nil) != (stdErr == nil) {
 				t.Fatalf("stream %d, source failing at %d: %v; compress/flate: %v", i, cut, err, stdErr)
+			}
+		}
+	}
+}
+
+// chunked gives at most n bytes a read.
+type chunked struct {
+	r io.Reader
+	n int
+}
+
+func (c *chunked) Read(p []byte) (int, error) { return c.r.Read(p[:min(len(p), c.n)]) }
+
+// TestInflateBufferBoundaries: the stream's end, or any of its bytes, at
+// the end of what the bufio.Reader holds.
+func TestInflateBufferBoundaries(t *testing.T) {
+	data := inflateSamples(t)["text"][:20000]
+	for _, level := range []int{0, 1, 6} {
+		z := deflate(t, data, level)
+		for _, n := range []int{1, 3, 8, 15, 16, 17, 4096, len(z) - 1, len(z), len(z) + 1} {
+			for _, size := range []int{16, 32 << 10} {
+				src := io.MultiReader(&chunked{bytes.NewReader(z), n}, strings.NewReader(inflateTrailer))
+				br := bufio.NewReaderSize(src, size)
+				got, err := io.ReadAll(newInflater(br))
+				rest, _ := io.ReadAll(br)
+				if err != nil || !bytes.Equal(got, data) || string(rest) != inflateTrailer {
+					t.Fatalf("level %d, %d-byte reads, %d-byte buffer: %d bytes, %v, %q left", level, n, size, len(got), err, rest)
+				}
 			}
 		}
 	}
