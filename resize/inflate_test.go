@@ -64,6 +64,7 @@ func stdInflate(data []byte, limit int64) (out, rest []byte, err error) {
 	return out, rest, err
 }
 
+// deflate compresses data with compress/flate at level.
 func deflate(t testing.TB, data []byte, level int) []byte {
 	t.Helper()
 	var b bytes.Buffer
@@ -76,7 +77,7 @@ func deflate(t testing.TB, data []byte, level int) []byte {
 	return b.Bytes()
 }
 
-// samples are varied uncompressed inputs.
+// inflateSamples are varied inputs to compress.
 func inflateSamples(t testing.TB) map[string][]byte {
 	r := rand.New(rand.NewPCG(1, 2))
 	noise := make([]byte, 200<<10)
@@ -96,7 +97,7 @@ func inflateSamples(t testing.TB) map[string][]byte {
 			i++
 		}
 	}
-	// Long-range repeats: matches at distance 32768 and 258-long ones.
+	// Long-range repeats: long matches far back.
 	far := make([]byte, 32768)
 	for i := range far {
 		far[i] = byte(r.Uint32())
@@ -549,12 +550,15 @@ func (w *dfWriter) fixedBlock(final bool) {
 	w.bits(1, 2)
 }
 
-// inflateCases are hand-built streams, and whether they are valid.
-func inflateCases() []struct {
+// inflateCase is a hand-built stream, and whether it is valid.
+type inflateCase struct {
 	name string
 	ok   bool
 	z    []byte
-} {
+}
+
+// inflateCases are the streams an encoder does not write, or not often.
+func inflateCases() []inflateCase {
 	fl, fd := fixedCodes()
 	r := rand.New(rand.NewPCG(5, 6))
 	random := make([]byte, 65535)
@@ -565,16 +569,11 @@ func inflateCases() []struct {
 	// and the repeat codes.
 	clCode := make([]uint8, 19)
 	clCode[8], clCode[9], clCode[0], clCode[1], clCode[16], clCode[17], clCode[18] = 2, 2, 3, 3, 3, 4, 4
-	type tc = struct {
-		name string
-		ok   bool
-		z    []byte
-	}
-	var cases []tc
+	var cases []inflateCase
 	add := func(name string, ok bool, build func(w *dfWriter)) {
 		var w dfWriter
 		build(&w)
-		cases = append(cases, tc{name, ok, w.bytes()})
+		cases = append(cases, inflateCase{name, ok, w.bytes()})
 	}
 	add("fixed, empty", true, func(w *dfWriter) { w.fixedBlock(true); w.sym(fl, 256) })
 	add("stored, empty", true, func(w *dfWriter) { w.stored(true, nil) })
