@@ -319,16 +319,23 @@ func (w *jpegWorker) run(scale, bpm, total, mcu0, left int, budget int64) {
 			}
 		}
 		i := compOf[j]
+		// A block it does not keep leaves no trace on what the first
+		// decoder takes over at the end: without restart markers the
+		// helper does not know where its blocks end, and tries one more
+		// (into the padding past the scan's end, or what follows it).
+		eobrun, wild := h.eobrun, h.wild
 		// Unit quantisation: the helper keeps quantised values, which
 		// fit in int16.
 		if err := h.seqBlock(ps[i].dc, ps[i].ac, &h.pred[i], &blk, &jpegUnitQuant, &jpegPos[1], kmax); err != nil {
 			w.err = err
+			h.eobrun, h.wild = eobrun, wild
 			return
 		}
 		if h.bits.overrun() {
 			if w.known {
 				w.err = h.shortData()
 			}
+			h.eobrun, h.wild = eobrun, wild
 			return
 		}
 		w.putDC(h.pred[i])
