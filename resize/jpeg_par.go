@@ -34,6 +34,11 @@ var (
 	jpegParBytes        = 2048
 )
 
+// jpegParProcs is the least GOMAXPROCS to split at. (A variable so that
+// the fuzz test can split on one: its goroutines then take turns only
+// where they block, so that an input takes the same paths every run.)
+var jpegParProcs = 2
+
 // jpegAwaitSplit, for tests, makes the first decoder wait for the split
 // point before it starts, so that the helper is used whatever the timing.
 var jpegAwaitSplit = false
@@ -63,7 +68,7 @@ type jpegWorker struct {
 
 // canSplit reports whether decodeStreaming should use two cores.
 func (d *jpegDecoder) canSplit(scale int) bool {
-	return (scale == 8 || scale == 4) && runtime.GOMAXPROCS(0) >= 2 &&
+	return (scale == 8 || scale == 4) && runtime.GOMAXPROCS(0) >= jpegParProcs &&
 		int64(d.hdr.width)*int64(d.hdr.height) >= jpegParPixels && d.scan.n == d.ncomp
 }
 
