@@ -439,8 +439,10 @@ func (c *jpegChain) needed(k int) bool {
 		c.retain >= 0 && k >= c.retain
 }
 
-// drop lets go of the chunks no reader needs, keeping a few buffers for
-// the filler. Called with mu held.
+// drop lets go of the chunks no reader needs, keeping their buffers for
+// the filler, which takes one before it makes one: the chunks' buffers
+// never take more than the chain held at its most, and leave the GC no
+// garbage to fall behind on. Called with mu held.
 func (c *jpegChain) drop() {
 	for k := c.low; k < len(c.chunks); k++ {
 		c.dropChunk(k)
@@ -456,7 +458,7 @@ func (c *jpegChain) dropChunk(k int) {
 		return
 	}
 	c.held -= int64(ck.n)
-	if ck.off == jpegChunkHead && len(ck.buf) == jpegChunkHead+c.size && len(c.free) < 2*jpegChunkAhead {
+	if ck.off == jpegChunkHead && len(ck.buf) == jpegChunkHead+c.size {
 		c.free = append(c.free, ck.buf)
 	}
 	c.chunks[k] = nil
