@@ -323,6 +323,8 @@ func TestJPEGSplitWrongLength(t *testing.T) {
 	defer func(f func(int, int, int)) { jpegDebug = f }(jpegDebug)
 	handoff := -1
 	jpegDebug = func(h, total, syncIdx int) { handoff = h }
+	defer func() { jpegAwaitSplit = false }()
+	jpegAwaitSplit = true
 	data := bigJPEG()
 	trailer := append(bytes.Clone(data), make([]byte, 3*len(data))...)
 	for _, scale := range []int{8, 4} {
