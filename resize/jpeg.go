@@ -86,15 +86,21 @@ type jpegSource struct {
 	r    io.Reader // nil when buf holds all there is
 	buf  []byte
 	i, j int
-	err  error     // sticky read error
-	fill *jpegFill // when set, buf is being filled by another goroutine
+	err  error // sticky read error
+
+	// When chain is set, buf is part of chunk k of it, from lead on,
+	// and r is unused: the two-core decoder's input (jpeg_chain.go).
+	chain   *jpegChain
+	id      int   // which of the chain's readers
+	k, lead int   // the chunk, and where buf starts in it
+	base    int64 // the scan offset of buf[0]
 }
 
 // more reads at least one byte more into buf, keeping buf[i:j]. It
 // returns false at the end of input (s.err says why).
 func (s *jpegSource) more() bool {
-	if s.fill != nil {
-		return s.waitFill()
+	if s.chain != nil {
+		return s.moreChain()
 	}
 	if s.err != nil || s.r == nil {
 		if s.err == nil {

@@ -1,30 +1,30 @@
 package resize
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"io"
 	"runtime"
 	"sync/atomic"
 )
 
-// Two-core decoding of a single-scan sequential file at 1/8 and 1/4. The
-// scan's bytes are read into memory, if they fit in half the decode
-// budget (else decoding streams on one core), and a helper goroutine
-// decodes the second half while the caller's goroutine decodes the first,
-// keeping for each block only what the scale uses (the DC, plus three AC
-// coefficients at 1/4), within the other half of the budget.
+// Two-core decoding of a single-scan sequential file at 1/8 and 1/4, when
+// the source's length is known (else one core streams it: the middle is
+// not known until the whole scan is read, and holding it all is what this
+// avoids). The scan's bytes go through a chain of chunks (jpeg_chain.go)
+// that holds about half of them at most; a helper goroutine decodes the
+// second half as it streams in while the caller's goroutine decodes the
+// first, keeping for each block only what the scale uses (the DC, plus
+// three AC coefficients at 1/4), within the other half of the budget.
 //
-// With restart intervals the helper starts at the restart marker nearest
-// the middle, whose MCU number is known. Without them it starts
+// With restart intervals the helper starts at the first restart marker
+// past the middle, whose MCU number is known. Without them it starts
 // speculatively at the middle byte as if an MCU began there. Huffman codes
 // resynchronise within a few blocks, so the first decoder, running past
 // the middle, soon stands at a block start at the same bit position and
 // block-in-MCU index as one the helper recorded: from there the helper's
 // blocks are right, except that its DC predictors started at zero, which
 // adding the first decoder's predictors at that point repairs. If they
-// never meet, the first decoder finishes alone.
+// never meet, the first decoder finishes alone, from the bytes the chain
+// kept for it.
 
 // jpegParPixels is the size from which the second core is used; smaller
 // images are not worth the goroutine. jpegParBytes is the least scan
@@ -33,6 +33,15 @@ var (
 	jpegParPixels int64 = 1 << 20
 	jpegParBytes        = 2048
 )
+
+// jpegParProcs is the least GOMAXPROCS to split at. (A variable so that
+// the fuzz test can split on one: its goroutines then take turns only
+// where they block, so that an input takes the same paths every run.)
+var jpegParProcs = 2
+
+// jpegAwaitSplit, for tests, makes the first decoder wait for the split
+// point before it starts, so that the helper is used whatever the timing.
+var jpegAwaitSplit = false
 
 // jpegSyncBlocks bounds the helper's blocks the first decoder may meet it
 // at: resynchronisation takes a few blocks, not thousands.
@@ -46,7 +55,8 @@ type jpegWorker struct {
 	block0  int  // if known, the global block index of record 0
 	posBase int64
 
-	dc   []int32
+	dc   []int16      // the DC predictor after each block, while all fit
+	wide []int32      // all of them, once one does not (beyond 8-bit data)
 	ac   [][3]int16   // 1/4 only: zigzag 1, 2, 4, quantised
 	pos  []int64      // bit position of the first records' block starts (-1: unusable)
 	jj   []uint8      // their block-in-MCU index
@@ -58,140 +68,8 @@ type jpegWorker struct {
 
 // canSplit reports whether decodeStreaming should use two cores.
 func (d *jpegDecoder) canSplit(scale int) bool {
-	return (scale == 8 || scale == 4) && runtime.GOMAXPROCS(0) >= 2 &&
+	return (scale == 8 || scale == 4) && runtime.GOMAXPROCS(0) >= jpegParProcs &&
 		int64(d.hdr.width)*int64(d.hdr.height) >= jpegParPixels && d.scan.n == d.ncomp
-}
-
-// slurp makes the rest of the input a byte slice in d.src.buf, the
-// scan's start at offset 0, if it fits in budget bytes. A reader that
-// knows its length (bytes.Reader and the like: it never blocks) is read
-// on a filler goroutine while decoding starts, into one allocation;
-// another is read here. ok is false when the input is longer than the
-// budget: what was read then stays buffered and decoding streams on.
-func (d *jpegDecoder) slurp(budget int64) (f *jpegFill, ok bool, err error) {
-	s := &d.src
-	rest := s.buf[s.i:s.j]
-	if s.r == nil || s.err != nil {
-		s.buf, s.i, s.j = rest, 0, len(rest)
-		return nil, true, nil
-	}
-	if l, ok := s.r.(interface{ Len() int }); ok {
-		size := int64(len(rest)) + int64(l.Len()) + 512
-		if size > budget {
-			return nil, false, nil
-		}
-		buf := make([]byte, size)
-		f = &jpegFill{buf: buf, progress: make(chan struct{}, 1), done: make(chan struct{})}
-		copy(buf, rest)
-		f.n.Store(int64(len(rest)))
-		go f.run(s.r, len(rest))
-		s.buf, s.i, s.j, s.r, s.fill = buf, 0, len(rest), nil, f
-		return f, true, nil
-	}
-	b := bytes.NewBuffer(append(make([]byte, 0, len(rest)+64<<10), rest...))
-	if _, err := b.ReadFrom(io.LimitReader(s.r, budget-int64(len(rest)))); err != nil {
-		return nil, false, jpegSourceErr(err)
-	}
-	s.buf, s.i, s.j = b.Bytes(), 0, b.Len()
-	if int64(b.Len()) >= budget {
-		return nil, false, nil
-	}
-	s.r = nil
-	if s.err == nil {
-		s.err = io.EOF
-	}
-	return nil, true, nil
-}
-
-// jpegFill is the filler goroutine's buffer: buf[:n] is read.
-type jpegFill struct {
-	buf      []byte
-	n        atomic.Int64
-	err      error         // the reader's failure, set before done closes
-	progress chan struct{} // a token after each read
-	done     chan struct{}
-}
-
-func (f *jpegFill) run(r io.Reader, n int) {
-	defer close(f.done)
-	for idle := 0; ; {
-		if n == len(f.buf) {
-			f.err = errors.New("resize: jpeg source returned more than its Len")
-			return
-		}
-		k, err := r.Read(f.buf[n:min(n+256<<10, len(f.buf))])
-		n += k
-		f.n.Store(int64(n))
-		select {
-		case f.progress <- struct{}{}:
-		default:
-		}
-		if err == io.EOF {
-			return
-		}
-		if err != nil {
-			f.err = err
-			return
-		}
-		if k == 0 {
-			if idle++; idle > 100 {
-				f.err = io.ErrNoProgress
-				return
-			}
-		}
-	}
-}
-
-func (f *jpegFill) complete() bool {
-	select {
-	case <-f.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// wait is more() for a source being filled: it waits for bytes past s.j.
-func (s *jpegSource) waitFill() bool {
-	f := s.fill
-	for {
-		if n := int(f.n.Load()); n > s.j {
-			s.j = n
-			return true
-		}
-		select {
-		case <-f.progress:
-		case <-f.done:
-			if int(f.n.Load()) > s.j {
-				continue
-			}
-			s.fill = nil
-			s.err = f.err
-			if s.err == nil {
-				s.err = io.EOF
-			}
-			return false
-		}
-	}
-}
-
-// scanEnd is the offset of the first marker other than RSTn at or after
-// from: where the scan's entropy-coded data ends.
-func scanEnd(data []byte, from int) int {
-	for i := from; ; {
-		k := bytes.IndexByte(data[i:], 0xff)
-		if k < 0 {
-			return len(data)
-		}
-		i += k
-		if i+1 >= len(data) {
-			return len(data)
-		}
-		if m := data[i+1]; m != 0 && m != 0xff && (m < jpegRST0 || m > jpegRST7) {
-			return i
-		}
-		i++
-	}
 }
 
 // decodeSplit is decodeStreaming on two cores.
@@ -199,18 +77,11 @@ func (d *jpegDecoder) decodeSplit(ctx context.Context, o *jpegOut, scale int, bu
 	if err := d.checkTables(); err != nil {
 		return err
 	}
-	fill, ok, err := d.slurp(budget / 2)
-	if err != nil {
-		return err
-	}
-	if !ok {
+	ch := d.newChain(ctx, budget/2)
+	if ch == nil {
 		return d.decodeStreaming(ctx, o, scale)
 	}
-	if fill != nil {
-		// The filler never blocks (its reader is in memory); it is
-		// done soon after the last byte.
-		defer func() { <-fill.done }()
-	}
+	defer ch.close()
 	sc := &d.scan
 	bpm := 0
 	var compOf [40]int
@@ -227,14 +98,28 @@ func (d *jpegDecoder) decodeSplit(ctx context.Context, o *jpegOut, scale int, bu
 	total := d.mcux * d.mcuy * bpm
 	var w *jpegWorker
 	tried := false
-	end, scanned := -1, 0
 	defer func() {
 		if w != nil {
 			w.stop.Store(true)
+			ch.stopHelper()
 			<-w.done
 		}
 	}()
+	// giveUp stops the helper: the first decoder decodes the rest.
+	giveUp := func() {
+		w.stop.Store(true)
+		ch.stopHelper()
+		<-w.done
+		w.gaveUp = true
+		w.dc, w.wide, w.ac = nil, nil, nil
+		ch.dropHelper()
+	}
 
+	if jpegAwaitSplit {
+		if err := ch.awaitDecision(); err != nil {
+			return err
+		}
+	}
 	ps, pos, kmax := d.seqSetup(scale)
 	var blk [64]int32
 	handoff, rec0 := -1, 0
@@ -246,24 +131,13 @@ func (d *jpegDecoder) decodeSplit(ctx context.Context, o *jpegOut, scale int, bu
 			return err
 		}
 		if !tried {
-			// Once the scan's bytes are all in, the helper takes the
-			// second half of what is left.
-			filled := d.src.j
-			if fill != nil {
-				filled = int(fill.n.Load())
-			}
-			if e := scanEnd(d.src.buf[:filled], max(scanned, d.src.i)); e < filled || fill == nil || fill.complete() {
-				if e >= filled {
-					d.src.waitFillDone()
-					filled = d.src.j
-					e = scanEnd(d.src.buf[:filled], max(scanned, d.src.i))
+			// The helper starts once the filler has read to the
+			// split point.
+			if sp, ok := ch.decision(); ok {
+				tried = true
+				if sp.ok && my < d.mcuy-1 {
+					w = d.startWorker(ch, sp, scale, bpm, total, gb, budget/2)
 				}
-				tried, end = true, e
-				if my < d.mcuy-1 {
-					w = d.startWorker(d.src.buf[:filled], d.src.i, end, scale, bpm, total, total-gb, budget/2)
-				}
-			} else {
-				scanned = max(filled-1, 0)
 			}
 		}
 		for mx := range d.mcux {
@@ -276,35 +150,41 @@ func (d *jpegDecoder) decodeSplit(ctx context.Context, o *jpegOut, scale int, bu
 				i := compOf[j]
 				if handoff < 0 && w != nil && !w.gaveUp {
 					if w.known && gb == w.block0 {
+						// The first decoder has read the marker the
+						// helper started after: the rest is the
+						// helper's, whole, or its error.
 						if err := w.wait(ctx); err != nil {
 							return err
 						}
-						if len(w.dc) >= total-gb {
-							handoff, rec0 = gb, 0
-						} else {
-							w.gaveUp = true
+						if w.records() < total-gb {
+							return w.failure()
 						}
+						handoff, rec0 = gb, 0
+						ch.park()
 					} else if !w.known && d.eobrun == 0 {
 						if r, ok := w.meet(d.bitPos(), j, &syncIdx); ok {
+							// From here on the helper decodes what
+							// one decoder would: the bytes kept for
+							// the first decoder can go.
+							ch.park()
+							ch.release()
 							if err := w.wait(ctx); err != nil {
 								return err
 							}
-							if len(w.dc)-r >= total-gb {
-								handoff, rec0 = gb, r
-								offs = w.offsets(r, d.pred, compOf[:bpm])
-							} else {
-								w.gaveUp = true
+							if w.records()-r < total-gb {
+								return w.failure()
 							}
+							handoff, rec0 = gb, r
+							offs = w.offsets(r, d.pred, compOf[:bpm])
 						} else if syncIdx < 0 {
-							w.stop.Store(true)
-							w.gaveUp = true
+							giveUp()
 						}
 					}
 				}
 				c := &d.comps[sc.comp[i]]
 				if handoff >= 0 {
 					r := rec0 + gb - handoff
-					blk[0] = (w.dc[r] + offs[i]) * ps[i].q[0]
+					blk[0] = (w.dcAt(r) + offs[i]) * ps[i].q[0]
 					if scale == 4 {
 						a := &w.ac[r]
 						blk[1] = int32(a[0]) * ps[i].q[1]
@@ -326,11 +206,11 @@ func (d *jpegDecoder) decodeSplit(ctx context.Context, o *jpegOut, scale int, bu
 	}
 	jpegDebug(handoff, total, syncIdx)
 	if handoff >= 0 {
-		// The helper's blocks were all decoded cleanly; what it met
-		// after them (trailing bytes, or the data's end) is no error of
-		// the image's.
-		d.src.waitFillDone()
-		d.src.i = end
+		// The helper's blocks were all decoded cleanly; what follows
+		// them is read from where the helper stopped, as one decoder
+		// would have.
+		d.src = w.h.src
+		ch.adopt(&d.src)
 		d.eobrun = w.h.eobrun
 		d.wild = d.wild || w.h.wild
 	}
@@ -338,64 +218,62 @@ func (d *jpegDecoder) decodeSplit(ctx context.Context, o *jpegOut, scale int, bu
 }
 
 // bitPos is the position of the next unread bit in the scan, counting
-// unstuffed bits from the scan's start (src.buf offset 0 in split mode is
-// the scan's start).
+// unstuffed bits from the scan's start.
 func (d *jpegDecoder) bitPos() int64 {
-	return (int64(d.src.i)-int64(d.bits.stuffed))*8 - int64(d.bits.n)
+	return (d.src.base+int64(d.src.i)-int64(d.bits.stuffed))*8 - int64(d.bits.n)
 }
 
-// startWorker starts the helper on the second half, or returns nil when
-// the scan is too short to split.
-func (d *jpegDecoder) startWorker(data []byte, from, end, scale, bpm, total, left int, budget int64) *jpegWorker {
-	mid := from + (end-from)/2
-	if mid <= from || end-from < jpegParBytes {
+// startWorker starts the helper at the split point, or returns nil when
+// the first decoder is there already or the helper could not keep all
+// the blocks it must.
+func (d *jpegDecoder) startWorker(ch *jpegChain, sp jpegSplit, scale, bpm, total, gb int, budget int64) *jpegWorker {
+	if d.src.base+int64(d.src.i)+16 >= sp.at {
 		return nil
 	}
 	h := new(jpegDecoder)
 	*h = *d
 	h.rawHook = nil
-	h.src.fill = nil
 	w := &jpegWorker{h: h, done: make(chan struct{})}
-	if d.ri == 0 {
-		w.pos, w.jj = make([]int64, jpegSyncBlocks), make([]uint8, jpegSyncBlocks)
-	}
 	mcu0 := 0
 	if d.ri > 0 {
-		// The restart marker nearest the middle; its interval number
-		// is the count of markers before it.
-		n, best, bestN := 0, -1, 0
-		for q := 0; q+1 < end; q++ {
-			if data[q] != 0xff || data[q+1] < jpegRST0 || data[q+1] > jpegRST7 {
-				continue
-			}
-			if q > from+2 && (best < 0 || max(q-mid, mid-q) < max(best-mid, mid-best)) {
-				best, bestN = q, n
-			}
-			n++
-		}
-		if best < 0 {
-			return nil
-		}
-		mid = best + 2
-		mcu0 = (bestN + 1) * d.ri // the n-th marker (from 0) ends interval n
-		if mcu0 >= d.mcux*d.mcuy {
+		// After the n-th marker (from 0) comes interval n+1.
+		mcu0 = (sp.rst + 1) * d.ri
+		if mcu0 >= d.mcux*d.mcuy || mcu0*bpm <= gb {
 			return nil
 		}
 		w.known, w.block0 = true, mcu0*bpm
-	} else {
-		for mid < end && (data[mid-1] == 0xff || data[mid] == 0xff) {
-			mid++
+		// The first decoder stops at the marker: the helper must keep
+		// every block after it.
+		if int64(total-w.block0)*jpegRecordBytes(scale) > budget {
+			return nil
 		}
-		// The helper's bitPos counts from the buffer's start too, but
-		// not the stuffed bytes before its start.
-		w.posBase = -int64(bytes.Count(data[:mid], []byte{0xff, 0})) * 8
+	} else {
+		// The helper does not know its first block's index: it must be
+		// able to keep every block, so that once the first decoder has
+		// met it, it stops short only where the file is at fault.
+		if int64(total)*jpegRecordBytes(scale) > budget {
+			return nil
+		}
+		w.pos, w.jj = make([]int64, jpegSyncBlocks), make([]uint8, jpegSyncBlocks)
+		// The helper's bitPos counts from the scan's start too, but not
+		// the stuffed bytes before its start.
+		w.posBase = -int64(sp.stuffed) * 8
 	}
-	h.src = jpegSource{buf: data[:end], i: mid, j: end}
+	h.src = ch.addHelper(sp.at, !w.known)
 	h.bits = jpegBits{}
 	h.pred = [4]int32{}
 	h.eobrun = 0
-	go w.run(scale, bpm, total, mcu0, left, budget)
+	go w.run(scale, bpm, total, mcu0, total-gb, budget)
 	return w
+}
+
+// jpegRecordBytes is the most the helper keeps a block: the DC, and at
+// 1/4 three AC coefficients.
+func jpegRecordBytes(scale int) int64 {
+	if scale == 4 {
+		return 4 + 6
+	}
+	return 4
 }
 
 func (w *jpegWorker) run(scale, bpm, total, mcu0, left int, budget int64) {
@@ -412,16 +290,11 @@ func (w *jpegWorker) run(scale, bpm, total, mcu0, left int, budget int64) {
 	// At most the blocks after the start, and no more than the budget
 	// holds: a block can cost a single bit, so the data does not bound
 	// them. Past that the first decoder finishes alone.
-	limit := total - w.block0
-	per := int64(4)
-	if scale == 4 {
-		per += 6
-	}
-	limit = int(min(int64(limit), budget/per))
+	limit := int(min(int64(total-w.block0), budget/jpegRecordBytes(scale)))
 	// It starts halfway through the bytes left, so expect about half
 	// the blocks left, with some room: regrowing copies.
 	expect := min(limit, left*5/8+1024)
-	w.dc = make([]int32, 0, expect)
+	w.dc = make([]int16, 0, expect)
 	if scale == 4 {
 		w.ac = make([][3]int16, 0, expect)
 	}
@@ -446,27 +319,79 @@ func (w *jpegWorker) run(scale, bpm, total, mcu0, left int, budget int64) {
 			}
 			w.pos[n], w.jj[n] = p, uint8(j)
 			w.npos.Store(int64(n + 1))
+			if n+1 == jpegSyncBlocks {
+				h.src.chain.helperSynced()
+			}
 		}
 		i := compOf[j]
+		// A block it does not keep leaves no trace on what the first
+		// decoder takes over at the end: without restart markers the
+		// helper does not know where its blocks end, and tries one more
+		// (into the padding past the scan's end, or what follows it).
+		eobrun, wild := h.eobrun, h.wild
 		// Unit quantisation: the helper keeps quantised values, which
 		// fit in int16.
 		if err := h.seqBlock(ps[i].dc, ps[i].ac, &h.pred[i], &blk, &jpegUnitQuant, &jpegPos[1], kmax); err != nil {
 			w.err = err
+			h.eobrun, h.wild = eobrun, wild
 			return
 		}
 		if h.bits.overrun() {
 			if w.known {
 				w.err = h.shortData()
 			}
+			h.eobrun, h.wild = eobrun, wild
 			return
 		}
-		w.dc = append(w.dc, h.pred[i])
+		w.putDC(h.pred[i])
 		blk[0] = 0
 		if scale == 4 {
 			w.ac = append(w.ac, [3]int16{int16(blk[1]), int16(blk[2]), int16(blk[4])})
 			blk[1], blk[2], blk[3], blk[4] = 0, 0, 0, 0
 		}
 	}
+}
+
+// failure is why the helper, in step with the first decoder, stopped
+// short of the scan's last block: the file's fault (or the source's)
+// where it stopped, as one decoder would have met it there.
+func (w *jpegWorker) failure() error {
+	if w.err != nil {
+		return w.err
+	}
+	return w.h.shortData()
+}
+
+// putDC records a block's DC predictor: in 16 bits, as 8-bit data's DC
+// values and their differences fit, until one does not.
+func (w *jpegWorker) putDC(v int32) {
+	if w.wide == nil {
+		if int32(int16(v)) == v {
+			w.dc = append(w.dc, int16(v))
+			return
+		}
+		w.wide = make([]int32, len(w.dc), cap(w.dc))
+		for i, x := range w.dc {
+			w.wide[i] = int32(x)
+		}
+		w.dc = nil
+	}
+	w.wide = append(w.wide, v)
+}
+
+func (w *jpegWorker) dcAt(r int) int32 {
+	if w.wide != nil {
+		return w.wide[r]
+	}
+	return int32(w.dc[r])
+}
+
+// records is how many blocks the helper has recorded.
+func (w *jpegWorker) records() int {
+	if w.wide != nil {
+		return len(w.wide)
+	}
+	return len(w.dc)
 }
 
 func slicesRepeat(v, n int) []int {
@@ -548,7 +473,7 @@ func (w *jpegWorker) offsets(r int, pred [4]int32, compOf []int) (o [4]int32) {
 		seen[i] = true
 		var before int32
 		if r-k >= 0 {
-			before = w.dc[r-k]
+			before = w.dcAt(r - k)
 		}
 		o[i] = pred[i] - before
 	}
@@ -677,11 +602,4 @@ func (d *jpegDecoder) decodePipelined(ctx context.Context, o *jpegOut, scale int
 	}
 	<-done // the decoder's state is ours again
 	return d.finish(ctx)
-}
-
-// waitFillDone waits for the filler to finish and takes all it read.
-func (s *jpegSource) waitFillDone() {
-	for s.fill != nil {
-		s.waitFill()
-	}
 }

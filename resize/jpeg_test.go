@@ -695,15 +695,20 @@ func TestIDCTAccuracy(t *testing.T) {
 
 // TestJPEGSplit: the two-core paths give exactly what one core gives, and
 // the helper's blocks are used (with a restart marker to start from, and
-// speculatively without).
+// speculatively without), whether the scan is in one chunk or crosses
+// many (the markers read in small pieces, then the rest).
 func TestJPEGSplit(t *testing.T) {
 	if runtime.GOMAXPROCS(0) < 2 {
 		t.Skip("one core")
 	}
-	defer func(p int64, b int) { jpegParPixels, jpegParBytes = p, b }(jpegParPixels, jpegParBytes)
+	defer func(p int64, b, c int) {
+		jpegParPixels, jpegParBytes, jpegChunkSize = p, b, c
+	}(jpegParPixels, jpegParBytes, jpegChunkSize)
 	defer func(f func(int, int, int)) { jpegDebug = f }(jpegDebug)
 	handoff := -1
 	jpegDebug = func(h, total, syncIdx int) { handoff = h }
+	defer func() { jpegAwaitSplit = false }()
+	jpegAwaitSplit = true
 	type splitCase struct {
 		name string
 		data []byte
@@ -730,40 +735,62 @@ func TestJPEGSplit(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			jpegParPixels, handoff = 0, -2
-			got, _, _, _, err := decodeJPEG(c.data, scale)
-			if err != nil {
-				t.Fatalf("%s 1/%d split: %v", c.name, scale, err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s 1/%d: split decode differs by up to %d", c.name, scale, maxAbsDiff(got, want))
-			}
-			if c.must && handoff < 0 {
-				t.Errorf("%s 1/%d: helper not used (%d)", c.name, scale, handoff)
+			for _, chunk := range []int{64<<10 - jpegChunkHead, 1000, 7} {
+				jpegParPixels, jpegChunkSize, handoff = 0, chunk, -2
+				got, err := decodeFrom(context.Background(), splitReaders(t, c.data)["head-trickle"](), scale)
+				if err != nil {
+					t.Fatalf("%s 1/%d split, %d-byte chunks: %v", c.name, scale, chunk, err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("%s 1/%d, %d-byte chunks: split decode differs by up to %d", c.name, scale, chunk, maxAbsDiff(got, want))
+				}
+				if c.must && handoff < 0 {
+					t.Errorf("%s 1/%d, %d-byte chunks: helper not used (%d)", c.name, scale, chunk, handoff)
+				}
 			}
 		}
 	}
 }
 
-// TestJPEGSplitBudget: with too little budget to hold the scan's bytes
-// the two-core path falls back to streaming, with the same result.
+// TestJPEGSplitBudget: with too little budget to hold half the scan's
+// bytes the two-core path falls back to streaming, with the same result;
+// with room for half but not the whole, it splits, within half the
+// budget.
 func TestJPEGSplitBudget(t *testing.T) {
+	defer func(f func(int64, int64)) { jpegChainDebug = f }(jpegChainDebug)
+	chains, peak := 0, int64(0)
+	jpegChainDebug = func(p, l int64) { chains, peak = chains+1, p }
 	data := bigJPEG()
 	want, w, _, _, err := decodeJPEG(data, 8)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range []io.Reader{bytes.NewReader(data), io.MultiReader(bytes.NewReader(data))} {
-		d, err := newJPEGDecoder(r)
+	defer func(c int) { jpegChunkSize = c }(jpegChunkSize)
+	jpegChunkSize = 4096
+	split := int64(len(data)) + 128<<10 // half the scan and some chunks fit in half of it
+	for _, c := range []struct {
+		r      io.Reader
+		budget int64
+		chain  bool
+	}{
+		{bytes.NewReader(data), 64 << 10, false},
+		{io.MultiReader(bytes.NewReader(data)), 64 << 10, false},
+		{bytes.NewReader(data), split, runtime.GOMAXPROCS(0) >= 2},
+	} {
+		chains, peak = 0, 0
+		d, err := newJPEGDecoder(c.r)
 		if err != nil {
 			t.Fatal(err)
 		}
 		s := &collectSink{w: w, ch: 3}
-		if err := d.decode(context.Background(), 8, 64<<10, s); err != nil {
+		if err := d.decode(context.Background(), 8, c.budget, s); err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(s.pix, want) {
-			t.Errorf("%T: decode within a small budget differs", r)
+			t.Errorf("%T, budget %d: decode differs", c.r, c.budget)
+		}
+		if (chains > 0) != c.chain || peak > c.budget/2 {
+			t.Errorf("%T, budget %d: %d chains, holding up to %d bytes", c.r, c.budget, chains, peak)
 		}
 	}
 }
