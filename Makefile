@@ -95,11 +95,13 @@ bench-go: ## Go benchmarks of decode, resize and encode, -count 10 for benchstat
 	  $(GO) test -run '^$$' -bench . -benchmem -count $(or $(COUNT),10) ./resize/; } | tee $(RESULTS)/go-bench.txt
 
 .PHONY: fuzz
-fuzz: ## run each fuzz target for FUZZTIME (default 2m): request parser, decode then resize, PNG decoder vs image/png, JPEG decoder vs image/jpeg
+fuzz: ## run each fuzz target for FUZZTIME (default 2m): request parser, decode then resize, PNG decoder vs image/png, JPEG decoder vs image/jpeg, inflater vs compress/flate, PNG encoder round trip
 	$(GO) test -run '^$$' -fuzz '^FuzzParseQuery$$' -fuzztime $(or $(FUZZTIME),2m) ./thumbs/
 	$(GO) test -run '^$$' -fuzz '^FuzzThumbnail$$' -fuzztime $(or $(FUZZTIME),2m) ./resize/
 	$(GO) test -run '^$$' -fuzz '^FuzzStreamDecoder$$' -fuzztime $(or $(FUZZTIME),2m) ./resize/
 	$(GO) test -run '^$$' -fuzz '^FuzzJPEG$$' -fuzztime $(or $(FUZZTIME),2m) ./resize/
+	$(GO) test -run '^$$' -fuzz '^FuzzInflate$$' -fuzztime $(or $(FUZZTIME),2m) ./resize/
+	$(GO) test -run '^$$' -fuzz '^FuzzEncodePNG$$' -fuzztime $(or $(FUZZTIME),2m) ./resize/
 
 .PHONY: clean
 clean: ## remove built files and the thumbnails of make run (keeps $(RUN_DIR)/images and .tools)
