@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"runtime"
 	"testing"
 )
 
@@ -78,4 +79,14 @@ func referenceRGB(t testing.TB, data []byte) (pix []byte, w, h, ch int) {
 		}
 	}
 	return pix, w, h, 3
+}
+
+// twoProcs gives the test at least two Ps, whatever the machine's cores,
+// so that the decoder takes its two-core paths (it decides by GOMAXPROCS).
+func twoProcs(t *testing.T) {
+	t.Helper()
+	if p := runtime.GOMAXPROCS(0); p < 2 {
+		runtime.GOMAXPROCS(2)
+		t.Cleanup(func() { runtime.GOMAXPROCS(p) })
+	}
 }

@@ -148,9 +148,7 @@ var splitPhotos = sync.OnceValue(func() map[string][]byte {
 // chunks from a byte to the default size and sources that deliver the
 // file in every way splitReaders knows.
 func TestJPEGSplitIdentical(t *testing.T) {
-	if runtime.GOMAXPROCS(0) < 2 {
-		t.Skip("one core")
-	}
+	twoProcs(t)
 	files := map[string][]byte{}
 	names, _ := filepath.Glob(filepath.Join("..", "testdata", "jpeg", "*.jpg"))
 	for _, name := range names {
@@ -195,9 +193,7 @@ func TestJPEGSplitIdentical(t *testing.T) {
 // waits for the split point, as it has no time to decode much before it
 // when the source is quicker than decoding).
 func TestJPEGSplitHelperUsed(t *testing.T) {
-	if runtime.GOMAXPROCS(0) < 2 {
-		t.Skip("one core")
-	}
+	twoProcs(t)
 	defer func(f func(int, int, int)) { jpegDebug = f }(jpegDebug)
 	handoff := -1
 	jpegDebug = func(h, total, syncIdx int) { handoff = h }
@@ -251,9 +247,7 @@ var unevenJPEG = sync.OnceValue(func() []byte {
 // TestJPEGSplitHoldsHalf: the chain of chunks never holds much more than
 // half the scan, however the work divides, and gives the same pixels.
 func TestJPEGSplitHoldsHalf(t *testing.T) {
-	if runtime.GOMAXPROCS(0) < 2 {
-		t.Skip("one core")
-	}
+	twoProcs(t)
 	defer func(f func(int64, int64)) { jpegChainDebug = f }(jpegChainDebug)
 	var peak, length int64
 	jpegChainDebug = func(p, l int64) { peak, length = p, l }
@@ -317,9 +311,7 @@ func (l lenLie) Len() int { return l.Reader.Len() + l.delta }
 // moves the split point, never the pixels; bytes after the image still
 // let the helper start, in the middle of the scan.
 func TestJPEGSplitWrongLength(t *testing.T) {
-	if runtime.GOMAXPROCS(0) < 2 {
-		t.Skip("one core")
-	}
+	twoProcs(t)
 	defer func(f func(int, int, int)) { jpegDebug = f }(jpegDebug)
 	handoff := -1
 	jpegDebug = func(h, total, syncIdx int) { handoff = h }
@@ -425,11 +417,12 @@ func (r *stallReader) Read(p []byte) (int, error) {
 
 func (r *stallReader) Len() int { return r.left }
 
-// noLeak waits a little for goroutines above before to end, and reports
-// the ones left.
+// noLeak waits for goroutines above before to end, up to a generous 5 s
+// (a loaded machine, or the race detector, can be slow to schedule them),
+// and reports the ones left.
 func noLeak(t *testing.T, what string, before int) {
 	t.Helper()
-	for i := 0; runtime.NumGoroutine() > before && i < 200; i++ {
+	for deadline := time.Now().Add(5 * time.Second); runtime.NumGoroutine() > before && time.Now().Before(deadline); {
 		time.Sleep(time.Millisecond)
 	}
 	if n := runtime.NumGoroutine(); n > before {
@@ -443,9 +436,7 @@ func noLeak(t *testing.T, what string, before int) {
 // band (with small chunks), and while the source stalls before the split
 // point, after it, and in the helper's half.
 func TestJPEGSplitCancel(t *testing.T) {
-	if runtime.GOMAXPROCS(0) < 2 {
-		t.Skip("one core")
-	}
+	twoProcs(t)
 	data := bigJPEG()
 	for _, chunk := range []int{700, 64 << 10} {
 		for _, scale := range []int{8, 4} {

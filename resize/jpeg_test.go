@@ -569,12 +569,7 @@ func TestJPEGCancel(t *testing.T) {
 			if s.bands > 2 {
 				t.Errorf("1/%d: %d bands after cancelling", scale, s.bands)
 			}
-			for i := 0; runtime.NumGoroutine() > before && i < 100; i++ {
-				time.Sleep(time.Millisecond)
-			}
-			if n := runtime.NumGoroutine(); n > before {
-				t.Errorf("1/%d: %d goroutines after decode, %d before", scale, n, before)
-			}
+			noLeak(t, fmt.Sprintf("1/%d", scale), before)
 		}
 	}
 }
@@ -698,9 +693,7 @@ func TestIDCTAccuracy(t *testing.T) {
 // speculatively without), whether the scan is in one chunk or crosses
 // many (the markers read in small pieces, then the rest).
 func TestJPEGSplit(t *testing.T) {
-	if runtime.GOMAXPROCS(0) < 2 {
-		t.Skip("one core")
-	}
+	twoProcs(t)
 	defer func(p int64, b, c int) {
 		jpegParPixels, jpegParBytes, jpegChunkSize = p, b, c
 	}(jpegParPixels, jpegParBytes, jpegChunkSize)
