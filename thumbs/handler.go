@@ -265,7 +265,9 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 			return nil, err
 		}
 		if h.opts.Cache {
-			h.store(tctx, c.key, t)
+			if err := h.store(tctx, c.key, t); err != nil {
+				h.log.Error("thumbs: storing thumbnail failed; served it anyway", "key", c.key, "bytes", len(t.data), "err", err)
+			}
 			tc.mark("store")
 		}
 		t.phases = tc.phases
@@ -292,15 +294,13 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 }
 
 // store writes a thumbnail on its own deadline (StoreTimeout), within the
-// call's. Failing or slow, it is logged and abandoned: storing never costs
-// the client its thumbnail.
-func (h *Handler) store(ctx context.Context, key string, t *thumbnail) {
+// call's. A call logs a failure and serves the thumbnail anyway: storing
+// never costs the client its thumbnail.
+func (h *Handler) store(ctx context.Context, key string, t *thumbnail) error {
 	sctx, cancel := context.WithTimeout(ctx, StoreTimeout(len(t.data)))
 	defer cancel()
 	meta := map[string]string{MetaETag: t.etag, MetaSourceETag: t.sourceETag}
-	if err := h.thumbs.Put(sctx, key, t.data, t.contentType, meta); err != nil {
-		h.log.Error("thumbs: storing thumbnail failed; served it anyway", "key", key, "bytes", len(t.data), "err", err)
-	}
+	return h.thumbs.Put(sctx, key, t.data, t.contentType, meta)
 }
 
 // errDamaged marks a stored thumbnail that is not whole: short, or not the

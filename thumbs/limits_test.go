@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -217,4 +219,37 @@ func limited(n int) thumbs.Options {
 	o := config.Default().Handler()
 	o.MaxTransforms = n
 	return o
+}
+
+// stallingGet wraps a real store: Get answers only when its context ends.
+type stallingGet struct{ thumbs.Store }
+
+func (s stallingGet) Get(ctx context.Context, key string) (*store.Object, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestWarmCallTimeout: Warm gives up on an original at CALL_TIMEOUT, as a
+// call does, when the images store stalls, rather than holding its worker.
+func TestWarmCallTimeout(t *testing.T) {
+	e := newEnv(t, nil)
+	opts := config.Default().Handler()
+	opts.CallTimeout = 200 * time.Millisecond
+	h := thumbs.New(opts, stallingGet{e.images}, e.thumbs, slog.New(slog.DiscardHandler))
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.Warm(context.Background(), "cat.png", "", 90)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) || thumbs.Refused(err) {
+			t.Errorf("Warm: %v, want the call's deadline, not a refusal", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Warm still waiting on a stalled store 5 s after a 200 ms CALL_TIMEOUT")
+	}
+	if keys := e.stored(t); len(keys) != 0 {
+		t.Errorf("stored %v", keys)
+	}
 }

@@ -22,7 +22,7 @@ const (
 // Warm makes the thumbnail of an original at width, as a miss would, and
 // stores it, unless a fresh one is stored already: one whose source-etag
 // is the original's ETag now (a listing's). It applies every limit of a
-// call; a refusal (a filename or image the limits refuse) comes back as
+// call, CALL_TIMEOUT included; a refusal (a filename or image the limits refuse) comes back as
 // the error a call would answer. Unlike a call, a failed store is an
 // error: the thumbnail is not there.
 func (h *Handler) Warm(ctx context.Context, filename, sourceETag string, width int) (Warmed, error) {
@@ -32,6 +32,8 @@ func (h *Handler) Warm(ctx context.Context, filename, sourceETag string, width i
 	if err := h.opts.CheckSize(width); err != nil {
 		return 0, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, h.opts.CallTimeout)
+	defer cancel()
 	req := Request{Filename: filename, Width: width}
 	key := req.Key()
 	if obj, err := h.thumbs.Head(ctx, key); err == nil {
@@ -46,10 +48,7 @@ func (h *Handler) Warm(ctx context.Context, filename, sourceETag string, width i
 	if err != nil {
 		return 0, err
 	}
-	sctx, cancel := context.WithTimeout(ctx, StoreTimeout(len(t.data)))
-	defer cancel()
-	meta := map[string]string{MetaETag: t.etag, MetaSourceETag: t.sourceETag}
-	if err := h.thumbs.Put(sctx, key, t.data, t.contentType, meta); err != nil {
+	if err := h.store(ctx, key, t); err != nil {
 		return 0, fmt.Errorf("thumbs: storing %s: %w", key, err)
 	}
 	return WarmMade, nil
