@@ -287,7 +287,7 @@ func (d *Dir) readMeta(key string) (meta, bool, error) {
 // Put writes the object and its metadata whole: readers see the old pair,
 // the new pair, or (for a moment, or after a crash between the renames)
 // nothing; never part of one or a mix of two.
-func (d *Dir) Put(_ context.Context, key string, body []byte, contentType string, userMeta map[string]string) error {
+func (d *Dir) Put(ctx context.Context, key string, body []byte, contentType string, userMeta map[string]string) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
@@ -324,6 +324,14 @@ func (d *Dir) Put(_ context.Context, key string, body []byte, contentType string
 		d.root.Remove(dataTmp)
 		d.root.Remove(metaTmp)
 		return mapErr("put", key, err)
+	}
+	// A write past its deadline (checked once the lock, which may wait
+	// for another publisher, is held) publishes nothing.
+	if err := ctx.Err(); err != nil {
+		unlock()
+		d.root.Remove(dataTmp)
+		d.root.Remove(metaTmp)
+		return fmt.Errorf("localstore: put %q: %w", key, err)
 	}
 	if err := d.root.Rename(metaTmp, mp); err != nil {
 		unlock()

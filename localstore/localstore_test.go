@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -229,5 +230,34 @@ func TestLongNames(t *testing.T) {
 	}
 	if _, err := d.Get(ctx, tooLong); err == nil {
 		t.Error("a refused Put left something readable")
+	}
+}
+
+// TestPutAfterDeadline: a write whose context has ended publishes nothing
+// and leaves no temporary file, so a transform given up on cannot store.
+func TestPutAfterDeadline(t *testing.T) {
+	dir := t.TempDir()
+	d, err := localstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := d.Put(ctx, "v3/90/cat.png", []byte("png"), "image/png", nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Put after cancel: %v, want context.Canceled", err)
+	}
+	if _, err := d.Get(context.Background(), "v3/90/cat.png"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Get after a cancelled Put: %v, want not found", err)
+	}
+	var files []string
+	filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() && e.Name() != "publish.lock" {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if len(files) != 0 {
+		t.Errorf("files left behind: %q", files)
 	}
 }
