@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/iron-thumbs/iron_thumbs/config"
 	"github.com/iron-thumbs/iron_thumbs/internal/testimages"
@@ -160,19 +161,32 @@ func TestCacheOff(t *testing.T) {
 	g := &gated{Store: e.images, gate: make(chan struct{}), enter: make(chan struct{}, 10)}
 	h := thumbs.New(opts, g, e.thumbs, nil)
 	var wg sync.WaitGroup
-	for range 5 {
+	codes := make([]int, 5)
+	for i := range 5 {
 		wg.Go(func() {
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, httptest.NewRequest("GET", "/?filename=cat.png&size=91", nil))
+			codes[i] = w.Code
 		})
 	}
-	for range 5 {
-		<-g.enter
+	// Every call must reach the original while the others wait on it: a
+	// shared transform would leave fewer than 5 fetches in flight.
+	timeout := time.After(5 * time.Second)
+wait:
+	for entered := 0; entered < 5; entered++ {
+		select {
+		case <-g.enter:
+		case <-timeout:
+			t.Errorf("5 identical calls with the cache off: %d fetched the original at once", entered)
+			break wait
+		}
 	}
 	close(g.gate)
 	wg.Wait()
-	if n := g.gets.Load(); n != 5 {
-		t.Errorf("5 identical calls with the cache off fetched the original %d times", n)
+	for i, c := range codes {
+		if c != 200 {
+			t.Errorf("call %d: %d", i, c)
+		}
 	}
 }
 
