@@ -25,7 +25,7 @@ func newConverter(c *chunkReader, info pngInfo) *converter {
 }
 
 // convert turns a raw row of w pixels into NRGBA. The result is valid
-// until the next call.
+// until the next call, and must not be written: it may be raw itself.
 func (cv *converter) convert(raw []byte, w int) []byte {
 	out := cv.out[:4*w]
 	useTrans := cv.c.useTrans
@@ -52,7 +52,7 @@ func (cv *converter) convert(raw []byte, w int) []byte {
 			copy(out[4*x:4*x+4], p[:])
 		}
 	case 8<<8 | ctRGBA:
-		copy(out, raw)
+		return raw[:4*w] // already NRGBA; sinks only read their rows
 	case 8<<8 | ctTrueColor:
 		// As image/png: only the low byte of each 16-bit tRNS sample counts.
 		tr, tg, tb := cv.c.trans[1], cv.c.trans[3], cv.c.trans[5]
