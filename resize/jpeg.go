@@ -200,10 +200,9 @@ type jpegDecoder struct {
 	hmax, vmax int
 	mcux, mcuy int
 
-	quant     [4][64]int32 // zigzag order
-	quantSeen [4]bool
-	dc, ac    [4]jpegHuff
-	ri        int // restart interval, in MCUs
+	quant  [4][64]int32 // zigzag order
+	dc, ac [4]jpegHuff
+	ri     int // restart interval, in MCUs
 
 	jfif           bool
 	adobe          bool
@@ -451,7 +450,6 @@ func (d *jpegDecoder) dqtSegment(n int) error {
 				}
 			}
 		}
-		d.quantSeen[tq] = true
 	}
 	return nil
 }

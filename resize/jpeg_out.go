@@ -161,23 +161,8 @@ func yccRow(dst, y, cb, cr []byte) {
 		r := yy + 91881*r1
 		g := yy - 22554*b1 - 46802*r1
 		b := yy + 116130*b1
-		if uint32(r)&0xff000000 == 0 {
-			r >>= 16
-		} else {
-			r = ^(r >> 31)
-		}
-		if uint32(g)&0xff000000 == 0 {
-			g >>= 16
-		} else {
-			g = ^(g >> 31)
-		}
-		if uint32(b)&0xff000000 == 0 {
-			b >>= 16
-		} else {
-			b = ^(b >> 31)
-		}
 		d := dst[3*i : 3*i+3 : 3*i+3]
-		d[0], d[1], d[2] = uint8(r), uint8(g), uint8(b)
+		d[0], d[1], d[2] = clampYCC(r), clampYCC(g), clampYCC(b)
 	}
 }
 

@@ -3,6 +3,7 @@ package resize
 import (
 	"context"
 	"runtime"
+	"slices"
 	"sync/atomic"
 )
 
@@ -285,7 +286,7 @@ func (w *jpegWorker) run(scale, bpm, total, mcu0, left int, budget int64) {
 	compOf := make([]int, 0, bpm)
 	for i := range sc.n {
 		c := &h.comps[sc.comp[i]]
-		compOf = append(compOf, slicesRepeat(i, c.h*c.v)...)
+		compOf = append(compOf, slices.Repeat([]int{i}, c.h*c.v)...)
 	}
 	// At most the blocks after the start, and no more than the budget
 	// holds: a block can cost a single bit, so the data does not bound
@@ -392,14 +393,6 @@ func (w *jpegWorker) records() int {
 		return len(w.wide)
 	}
 	return len(w.dc)
-}
-
-func slicesRepeat(v, n int) []int {
-	s := make([]int, n)
-	for i := range s {
-		s[i] = v
-	}
-	return s
 }
 
 // meet looks for the helper's record at bit position p with block index

@@ -20,7 +20,6 @@ type chunkReader struct {
 	seenIDAT  bool
 	done      bool // past the last IDAT
 	palette   [256][4]byte
-	nPalette  int
 	seenPLTE  bool
 	seenTRNS  bool
 	trans     [6]byte // tRNS of gray or truecolour images
@@ -166,7 +165,6 @@ func (c *chunkReader) plte(length uint32) error {
 	for i := range np {
 		c.palette[i] = [4]byte{b[3*i], b[3*i+1], b[3*i+2], 0xff}
 	}
-	c.nPalette = np
 	return c.checkCRC()
 }
 
@@ -196,7 +194,6 @@ func (c *chunkReader) trns(length uint32) error {
 		for i, a := range b {
 			c.palette[i][3] = a
 		}
-		c.nPalette = max(c.nPalette, len(b))
 	} else {
 		copy(c.trans[:], b)
 		c.useTrans = true

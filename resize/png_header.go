@@ -13,9 +13,9 @@ import (
 // holding the whole image: rows are unfiltered, turned into 8-bit NRGBA
 // (what imaging works on) and handed to a sink, which either keeps them
 // (small images) or folds them into a box reduction (large ones). It reads
-// non-interlaced PNGs of bit depth 8 or 16, every colour type; the others
-// (interlaced, 1, 2 and 4 bits) go to image/png. Chunk rules follow
-// image/png's, so both accept and refuse the same files.
+// every bit depth and colour type, interlaced or not (Adam7 passes go to an
+// output-sized accumulator). Chunk rules follow image/png's, so both accept
+// and refuse the same files.
 
 // pngInfo is what IHDR says.
 type pngInfo struct {

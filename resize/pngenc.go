@@ -1106,9 +1106,6 @@ func (w *bitWriter) align() {
 	}
 }
 
-// clOrder is the order code length code lengths are sent in.
-var clOrder = [19]uint8{16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15}
-
 // header is a dynamic block's code description, run-length coded.
 type header struct {
 	all   []uint8 // the lengths described
@@ -1163,7 +1160,7 @@ func (hd *header) build(lit []uint8) {
 	huffLengths(hd.clLen[:], freq[:], 7)
 	hd.cl.assign(hd.clLen[:])
 	hd.hclen = 19
-	for hd.hclen > 4 && hd.clLen[clOrder[hd.hclen-1]] == 0 {
+	for hd.hclen > 4 && hd.clLen[codeOrder[hd.hclen-1]] == 0 {
 		hd.hclen--
 	}
 	hd.bits = 3 + 5 + 5 + 4 + 3*hd.hclen
@@ -1177,7 +1174,7 @@ func (hd *header) write(w *bitWriter, final bool, nlit int) {
 	w.write(uint64(nlit-257), 5)
 	w.write(0, 5) // one distance code
 	w.write(uint64(hd.hclen-4), 4)
-	for _, s := range clOrder[:hd.hclen] {
+	for _, s := range codeOrder[:hd.hclen] {
 		w.write(uint64(hd.clLen[s]), 3)
 	}
 	for i, s := range hd.syms {

@@ -128,11 +128,9 @@ func (s *boxSink) rowGray(y int, p []byte) {
 	}
 }
 
-// flush hands the current row of blocks on and starts the next.
+// flush hands the current row of blocks (at least one source row) on and
+// starts the next.
 func (s *boxSink) flush() {
-	if s.rows == 0 {
-		return
-	}
 	for bx := range len(s.cells) / 4 {
 		n := uint64(min(s.kx, s.w-bx*s.kx) * s.rows)
 		r, g, b, a := s.acc[4*bx], s.acc[4*bx+1], s.acc[4*bx+2], s.acc[4*bx+3]
