@@ -264,20 +264,21 @@ func (d *jpegDecoder) startWorker(ch *jpegChain, sp jpegSplit, scale, bpm, total
 	h.bits = jpegBits{}
 	h.pred = [4]int32{}
 	h.eobrun = 0
-	go w.run(scale, bpm, total, mcu0, total-gb, budget)
+	go w.run(scale, bpm, total, mcu0, budget)
 	return w
 }
 
-// jpegRecordBytes is the most the helper keeps a block: the DC, and at
-// 1/4 three AC coefficients.
+// jpegRecordBytes is the most the helper holds for a block: its DC in 16
+// bits and, while a DC that needs more moves them all to 32 bits, in 32
+// too; at 1/4 three AC coefficients besides.
 func jpegRecordBytes(scale int) int64 {
 	if scale == 4 {
-		return 4 + 6
+		return 2 + 4 + 6
 	}
-	return 4
+	return 2 + 4
 }
 
-func (w *jpegWorker) run(scale, bpm, total, mcu0, left int, budget int64) {
+func (w *jpegWorker) run(scale, bpm, total, mcu0 int, budget int64) {
 	defer close(w.done)
 	h := w.h
 	ps, _, kmax := h.seqSetup(scale)
@@ -291,13 +292,13 @@ func (w *jpegWorker) run(scale, bpm, total, mcu0, left int, budget int64) {
 	// At most the blocks after the start, and no more than the budget
 	// holds: a block can cost a single bit, so the data does not bound
 	// them. Past that the first decoder finishes alone.
+	// The records are allocated at that limit, so they never regrow: a
+	// regrowing slice holds its old array and its new one at once, past
+	// what the budget counted. (Pages never written are never resident.)
 	limit := int(min(int64(total-w.block0), budget/jpegRecordBytes(scale)))
-	// It starts halfway through the bytes left, so expect about half
-	// the blocks left, with some room: regrowing copies.
-	expect := min(limit, left*5/8+1024)
-	w.dc = make([]int16, 0, expect)
+	w.dc = make([]int16, 0, limit)
 	if scale == 4 {
-		w.ac = make([][3]int16, 0, expect)
+		w.ac = make([][3]int16, 0, limit)
 	}
 	rst := (mcu0 / max(h.ri, 1)) & 7
 	for n := 0; n < limit; n++ {
