@@ -536,6 +536,13 @@ func (d *jpegDecoder) decodePipelined(ctx context.Context, o *jpegOut, scale int
 		ps, pos, kmax := d.seqSetup(scale)
 		rst, mcu := 0, 0
 		for range d.mcuy {
+			// Quit first: with a free row ready too, select would pick
+			// at random and decode on for a consumer that is gone.
+			select {
+			case <-quit:
+				return
+			default:
+			}
 			var row *jpegCoefRow
 			select {
 			case row = <-free:
