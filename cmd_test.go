@@ -168,9 +168,6 @@ func TestCommandLineHabits(t *testing.T) {
 // TestLogFormat: LOG_FORMAT=json makes every log line a JSON object; an
 // unknown format is a configuration error.
 func TestLogFormat(t *testing.T) {
-	dir := t.TempDir()
-	os.MkdirAll(filepath.Join(dir, "images"), 0o755)
-	os.WriteFile(filepath.Join(dir, "images", "gray.png"), mustRead(t, "testdata/gray.png"), 0o644)
 	for _, c := range []struct {
 		format  string
 		refused bool

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image/jpeg"
 	"net"
@@ -144,8 +145,11 @@ func cpuTicks(t *testing.T, pid int) int64 {
 	}
 	// The fields after the command, which is in parentheses.
 	f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+2:]))
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatalf("/proc/%d/stat: %v", pid, err)
+	}
 	return utime + stime
 }
 
@@ -181,6 +185,11 @@ func TestHotProcessAfterLargeAndAbandonedCalls(t *testing.T) {
 	}
 	pid = hot2.Procs()[0]
 	peak := ironrunner.PeakRSSKB(pid)
+	// The call must have been large, or coming back under 64 MiB says
+	// nothing; and an RSS of 0 is a process that is gone.
+	if peak < 64<<10 {
+		t.Fatalf("the large call peaked at %.1f MiB, not above the 64 MiB it must come back under", float64(peak)/1024)
+	}
 	var rss int64
 	for range 50 {
 		if rss = ironrunner.RSSKB(pid); rss < 64<<10 {
@@ -189,6 +198,9 @@ func TestHotProcessAfterLargeAndAbandonedCalls(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("hot process: peak RSS %.1f MiB, %.1f MiB after the call", float64(peak)/1024, float64(rss)/1024)
+	if rss == 0 {
+		t.Errorf("no RSS for the hot process after the call: it is gone")
+	}
 	if rss >= 64<<10 {
 		t.Errorf("RSS %.1f MiB five seconds after a large call, want under 64 MiB", float64(rss)/1024)
 	}
@@ -370,7 +382,10 @@ func TestSlowClientsHoldNothing(t *testing.T) {
 	local := startLocal(t, nil, nil)
 	addr := strings.TrimPrefix(local.URL, "http://")
 	fds := func() int {
-		entries, _ := os.ReadDir("/proc/" + strconv.Itoa(local.cmd.Process.Pid) + "/fd")
+		entries, err := os.ReadDir("/proc/" + strconv.Itoa(local.cmd.Process.Pid) + "/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
 		return len(entries)
 	}
 	before := fds()

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"errors"
 	"net"
 	"net/http"
 	"os"
@@ -69,11 +70,15 @@ func TestMakeClean(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(dir, "Makefile"), mk, 0o644)
-	os.WriteFile(filepath.Join(dir, "func.yaml"), []byte("version: 1\n"), 0o644)
+	files := map[string][]byte{"Makefile": mk, "func.yaml": []byte("version: 1\n")}
 	for _, p := range []string{"bin/iron_thumbs", ".run/images/mine.jpg", ".run/thumbs/v3/180/mine.jpg"} {
-		os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755)
-		os.WriteFile(filepath.Join(dir, p), []byte("x"), 0o644)
+		files[p] = []byte("x")
+	}
+	for p, data := range files {
+		p = filepath.Join(dir, p)
+		if err := errors.Join(os.MkdirAll(filepath.Dir(p), 0o755), os.WriteFile(p, data, 0o644)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if out, err := exec.Command("make", "-s", "-C", dir, "clean").CombinedOutput(); err != nil {
 		t.Fatalf("make clean: %v\n%s", err, out)

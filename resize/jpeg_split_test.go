@@ -164,7 +164,13 @@ func TestJPEGSplitIdentical(t *testing.T) {
 	for name, b := range splitPhotos() {
 		files[name] = b
 	}
+	// Every generated photo is one baseline scan: the two-core path must
+	// have run on it, or this compares one core with one core.
+	defer func(f func(int64, int64)) { jpegChainDebug = f }(jpegChainDebug)
+	chains := 0
+	jpegChainDebug = func(int64, int64) { chains++ }
 	for name, data := range files {
+		chains = 0
 		for _, scale := range []int{8, 4} {
 			want, wantErr := oneCore(t, data, scale)
 			for _, chunk := range []int{1, 7, 300, 4096, jpegChunkSize} {
@@ -184,6 +190,9 @@ func TestJPEGSplitIdentical(t *testing.T) {
 					}
 				}
 			}
+		}
+		if _, generated := splitPhotos()[name]; generated && chains == 0 {
+			t.Errorf("%s: never decoded on two cores", name)
 		}
 	}
 }
@@ -368,6 +377,7 @@ func (r *lenErrReader) Len() int { return r.left }
 // two cores, gives its own error back, never ErrCorrupt; a file that
 // simply ends there is ErrCorrupt.
 func TestJPEGSplitSourceFailure(t *testing.T) {
+	twoProcs(t)
 	boom := errors.New("connection reset")
 	for _, name := range []string{"big", "rst-5.jpg"} {
 		data := bigJPEG()

@@ -577,6 +577,7 @@ func TestJPEGCancel(t *testing.T) {
 // TestJPEGLargeMatches checks a 2-megapixel image, large enough for the
 // two-core paths, against image/jpeg at every scale.
 func TestJPEGLargeMatches(t *testing.T) {
+	twoProcs(t)
 	data := bigJPEG()
 	ref, w, h, ch := referenceRGB(t, data)
 	for _, scale := range []int{1, 2, 4, 8} {
@@ -750,6 +751,7 @@ func TestJPEGSplit(t *testing.T) {
 // with room for half but not the whole, it splits, within half the
 // budget.
 func TestJPEGSplitBudget(t *testing.T) {
+	twoProcs(t)
 	defer func(f func(int64, int64)) { jpegChainDebug = f }(jpegChainDebug)
 	chains, peak := 0, int64(0)
 	jpegChainDebug = func(p, l int64) { chains, peak = chains+1, p }
@@ -768,7 +770,7 @@ func TestJPEGSplitBudget(t *testing.T) {
 	}{
 		{bytes.NewReader(data), 64 << 10, false},
 		{io.MultiReader(bytes.NewReader(data)), 64 << 10, false},
-		{bytes.NewReader(data), split, runtime.GOMAXPROCS(0) >= 2},
+		{bytes.NewReader(data), split, true},
 	} {
 		chains, peak = 0, 0
 		d, err := newJPEGDecoder(c.r)
