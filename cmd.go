@@ -111,14 +111,7 @@ func openStores(cfg config.Config, localDir string) (images, th bucket, closeAll
 	if err := cfg.CheckS3(); err != nil {
 		return nil, nil, nil, thumbs.ConfigError(err, config.Redacted(err))
 	}
-	client := s3store.NewClient(s3store.Options{
-		Endpoint:    cfg.S3Endpoint,
-		Region:      cfg.S3Region,
-		AccessKey:   cfg.S3AccessKey,
-		SecretKey:   cfg.S3SecretKey,
-		MaxAttempts: cfg.S3MaxAttempts,
-		DialTimeout: cfg.S3ConnectTimeout,
-	})
+	client := s3store.NewClient(cfg.S3Options())
 	return s3store.New(client, cfg.ImageBucket), s3store.New(client, cfg.ThumbBucket), func() {}, nil
 }
 

@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/iron-thumbs/iron_thumbs/config"
 	"github.com/iron-thumbs/iron_thumbs/store"
 	"github.com/iron-thumbs/iron_thumbs/thumbs"
 )
@@ -38,13 +37,8 @@ func runWarm(ctx context.Context, args []string, env *environment) error {
 	opts := cfg.Handler()
 	sizes := cfg.Sizes
 	if *sizesFlag != "" {
-		sizes = nil
-		for f := range strings.SplitSeq(*sizesFlag, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil {
-				return thumbs.Errorf(thumbs.KindBadRequest, "-sizes %q: want widths like 90,180,360", *sizesFlag)
-			}
-			sizes = append(sizes, n)
+		if sizes, err = config.ParseSizes(*sizesFlag); err != nil {
+			return thumbs.Errorf(thumbs.KindBadRequest, "-sizes %q: want widths like 90,180,360", *sizesFlag)
 		}
 	}
 	if len(sizes) == 0 {

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iron-thumbs/iron_thumbs/s3store"
 	"github.com/iron-thumbs/iron_thumbs/thumbs"
 )
 
@@ -241,16 +242,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	duration("CALL_TIMEOUT", &c.CallTimeout)
 	duration("S3_CONNECT_TIMEOUT", &c.S3ConnectTimeout)
 	if v := getenv("THUMB_SIZES"); v != "" {
-		for f := range strings.SplitSeq(v, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || n < 1 {
-				errs = append(errs, bad("THUMB_SIZES", "want widths like 90,180,360", v))
-				break
-			}
-			c.Sizes = append(c.Sizes, n)
+		sizes, err := ParseSizes(v)
+		if err != nil {
+			errs = append(errs, bad("THUMB_SIZES", "want widths like 90,180,360", v))
 		}
-		slices.Sort(c.Sizes)
-		c.Sizes = slices.Compact(c.Sizes)
+		c.Sizes = sizes
 	}
 	if len(errs) == 0 {
 		errs = append(errs, c.Validate())
@@ -368,4 +364,27 @@ func Secret(name string) bool {
 		return true
 	}
 	return false
+}
+
+// ParseSizes reads a comma-separated list of widths, as THUMB_SIZES and
+// warm's -sizes take them: sorted, each once.
+func ParseSizes(v string) ([]int, error) {
+	var sizes []int
+	for f := range strings.SplitSeq(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("config: %q is not a width", f)
+		}
+		sizes = append(sizes, n)
+	}
+	slices.Sort(sizes)
+	return slices.Compact(sizes), nil
+}
+
+// S3Options are the settings of an S3 client for this configuration.
+func (c Config) S3Options() s3store.Options {
+	return s3store.Options{
+		Endpoint: c.S3Endpoint, Region: c.S3Region, AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey,
+		MaxAttempts: c.S3MaxAttempts, DialTimeout: c.S3ConnectTimeout,
+	}
 }

@@ -174,10 +174,7 @@ func (r *runner) storage(ctx context.Context, t Target) error {
 	if err != nil {
 		return err
 	}
-	client := s3store.NewClient(s3store.Options{
-		Endpoint: c.S3Endpoint, Region: c.S3Region, AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey,
-		MaxAttempts: c.S3MaxAttempts, DialTimeout: c.S3ConnectTimeout,
-	})
+	client := s3store.NewClient(c.S3Options())
 	at := c.S3Endpoint
 	if at == "" {
 		at = "AWS S3 (" + c.S3Region + ")"
