@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"image/png"
@@ -116,9 +117,11 @@ func checkCold(res ironrunner.Result, want string) error {
 	return nil
 }
 
-func medianInt(v []int) int {
+// middle is the median of v (the upper one of an even count), or zero.
+func middle[T cmp.Ordered](v []T) T {
+	var zero T
 	if len(v) == 0 {
-		return 0
+		return zero
 	}
 	s := slices.Clone(v)
 	slices.Sort(s)
@@ -182,7 +185,7 @@ func (e *env) cpu(ctx context.Context) (*CPUResult, error) {
 			Call: outcome, Runs: runs,
 			OursCPUMS: median(o.cpu), NaiveCPUMS: median(n.cpu),
 			OursMS: median(o.wall), NaiveMS: median(n.wall),
-			OursThreads: medianInt(threads["ours "+outcome]), NaiveThreads: medianInt(threads["naive "+outcome]),
+			OursThreads: middle(threads["ours "+outcome]), NaiveThreads: middle(threads["naive "+outcome]),
 			ThreadRuns: threadRuns,
 			OursBytes:  bytesOf["ours"], NaiveBytes: bytesOf["naive"],
 		})

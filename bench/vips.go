@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -124,13 +123,9 @@ func timeProcess(ctx context.Context, name string, args ...string) (time.Duratio
 	return d, rss, err
 }
 
+// median is the median of ds in milliseconds.
 func median(ds []time.Duration) float64 {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return float64(s[len(s)/2].Microseconds()) / 1000
+	return float64(middle(ds).Microseconds()) / 1000
 }
 
 func fileSize(path string) int {
